@@ -6,6 +6,8 @@
 //! [`classify`].
 
 pub mod document;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 mod pipeline;
 
 use std::fmt;

@@ -1,0 +1,2 @@
+//! The Lambda entry point (placeholder until the adapter lands).
+fn main() {}

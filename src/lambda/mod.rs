@@ -1,0 +1,1 @@
+//! The S3-triggered Lambda adapter (feature `lambda`).
