@@ -38,7 +38,7 @@ TEMPLATE=infra/template.yaml
 TOOLS=$ROOT/target/ci-tools
 PYTHON=${PYTHON:-python3}
 
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PYTHONDONTWRITEBYTECODE=1
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore PYTHONDONTWRITEBYTECODE=1
 export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 
 step() { printf '\n== %s\n' "$*"; }
@@ -53,8 +53,11 @@ make_venv() {
   if ! "$PYTHON" -m venv "$dir" >/dev/null 2>&1; then
     rm -rf "$dir"
     echo "python -m venv is unavailable; using the virtualenv package instead"
-    PIP_BREAK_SYSTEM_PACKAGES=1 "$PYTHON" -m pip install -q --target "$TOOLS/.virtualenv" \
-      "virtualenv==$VIRTUALENV_VERSION" || return 1
+    if [ ! -d "$TOOLS/.virtualenv/virtualenv-$VIRTUALENV_VERSION.dist-info" ]; then
+      rm -rf "$TOOLS/.virtualenv"
+      PIP_BREAK_SYSTEM_PACKAGES=1 "$PYTHON" -m pip install -q --target "$TOOLS/.virtualenv" \
+        "virtualenv==$VIRTUALENV_VERSION" || return 1
+    fi
     PYTHONPATH="$TOOLS/.virtualenv" "$PYTHON" -m virtualenv -q "$dir" || return 1
   fi
 }

@@ -474,8 +474,18 @@ fn async_failures_concurrency_and_alarms() {
     assert_eq!(eic["DestinationConfig"]["OnFailure"]["Type"], "SQS");
     assert_eq!(eic["DestinationConfig"]["OnFailure"]["Destination"], json!({ "Fn::GetAtt": ["DeadLetterQueue", "Arn"] }));
 
-    assert_eq!(f["ReservedConcurrentExecutions"], r#ref("ReservedConcurrency"));
-    assert_eq!(t["Parameters"]["ReservedConcurrency"]["MinValue"], json!(0), "0 must be accepted (emergency stop)");
+    // Reserved by default; 0 is accepted (emergency stop); -1 alone drops the reservation.
+    assert_eq!(
+        f["ReservedConcurrentExecutions"],
+        json!({ "Fn::If": ["ReserveConcurrency", r#ref("ReservedConcurrency"), r#ref("AWS::NoValue")] })
+    );
+    assert_eq!(
+        t["Conditions"]["ReserveConcurrency"],
+        json!({ "Fn::Not": [{ "Fn::Equals": [r#ref("ReservedConcurrency"), "-1"] }] })
+    );
+    let p = &t["Parameters"]["ReservedConcurrency"];
+    assert_eq!(p["MinValue"], json!(-1));
+    assert!(param_default(&t, "ReservedConcurrency").parse::<i64>().expect("number") >= 1);
 
     let alarms: Vec<&Value> =
         resources(&t).values().filter(|r| r["Type"] == "AWS::CloudWatch::Alarm").map(|r| &r["Properties"]).collect();
