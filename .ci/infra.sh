@@ -4,6 +4,8 @@
 #   1. cfn-lint  infra/template.yaml           (0 errors, 0 warnings)
 #   2. checkov   infra/template.yaml           (0 failed checks; skips are in
 #                                               the template, each with a reason)
+#      both again on copies whose parameter defaults select the other modes
+#      (buffered + SSE-KMS, existing bucket)
 #   3. sam validate --lint                     (skipped, loudly, if aws-sam-cli
 #                                               cannot be installed; INFRA_SAM=0
 #                                               skips it on purpose)
@@ -91,6 +93,38 @@ step "checkov $TEMPLATE"
 "$TOOLS/checkov/bin/checkov" --version
 "$TOOLS/checkov/bin/checkov" -f "$TEMPLATE" --framework cloudformation --skip-download --compact --quiet
 echo "checkov: no failed checks"
+
+# checkov evaluates Conditions with the parameters' defaults, so resources of
+# the other modes (ingest queue, EventBridge rule, KMS grants) are only seen
+# in variants whose defaults select them.
+step "cfn-lint + checkov on non-default parameter variants"
+VARIANTS=$TOOLS/variants
+mkdir -p "$VARIANTS"
+"$TOOLS/lint/bin/python" - "$TEMPLATE" "$VARIANTS" <<'PY'
+import json, sys
+from cfnlint.decode import cfn_yaml
+
+src, out = sys.argv[1], sys.argv[2]
+key = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+variants = {
+    "buffered-kms": {"BufferedMode": "true", "KmsKeyArn": key},
+    "existing-bucket": {"ExistingBucketName": "example-existing-bucket",
+                        "AlarmTopicArn": "arn:aws:sns:us-east-1:111122223333:alarms",
+                        "MaxObjectBytes": 104857600, "ReservedConcurrency": -1},
+}
+for name, defaults in variants.items():
+    template = cfn_yaml.load(src)
+    for param, value in defaults.items():
+        template["Parameters"][param]["Default"] = value
+    with open(f"{out}/{name}.json", "w") as f:
+        json.dump(template, f, indent=1)
+PY
+for variant in "$VARIANTS"/*.json; do
+  echo "-- ${variant#"$ROOT"/}"
+  "$TOOLS/lint/bin/cfn-lint" "$variant"
+  "$TOOLS/checkov/bin/checkov" -f "$variant" --framework cloudformation --skip-download --compact --quiet
+done
+echo "variants: no errors, no failed checks"
 
 if [ "${INFRA_SAM:-1}" = 1 ]; then
   step "sam validate --lint (aws-sam-cli $SAM_CLI_VERSION)"
