@@ -43,6 +43,8 @@ pub struct Entry<'a> {
     pub time: Millis,
     pub text: Cow<'a, str>,
     pub objects: Option<&'a RawValue>,
+    /// The agent's user id (Streams 1.6.4 and later).
+    pub agent: Option<Cow<'a, str>>,
 }
 
 /// What a single element turned out to be.
@@ -64,6 +66,8 @@ struct RawEntry<'a> {
     time: Option<&'a RawValue>,
     #[serde(borrow, default)]
     objects: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "agentResourceId")]
+    agent: Option<Cow<'a, str>>,
 }
 
 /// Marks errors that came from the caller's reader rather than from decoding,
@@ -728,6 +732,7 @@ fn parse_entry(bytes: &[u8], index: u64, offset: u64) -> Result<Item<'_>, ReadEr
         time,
         text,
         objects: raw.objects,
+        agent: raw.agent,
     }))
 }
 
