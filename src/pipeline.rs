@@ -121,7 +121,11 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
                 first = Some(first.map_or(e.time, |f| f.min(e.time)));
                 last = Some(last.map_or(e.time, |l| l.max(e.time)));
                 if agent.is_none() {
-                    agent = e.agent.as_deref().filter(|a| !a.is_empty()).map(str::to_string);
+                    agent = e
+                        .agent
+                        .as_deref()
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_string);
                 }
                 if let Some(event) = recognize(&e.text, e.objects) {
                     window.push(Pending {

@@ -64,7 +64,8 @@ fn to_json(v: serde_yaml::Value) -> Value {
 }
 
 fn template() -> Value {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).expect("infra/template.yaml is YAML");
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(TEMPLATE).expect("infra/template.yaml is YAML");
     to_json(yaml)
 }
 
@@ -73,7 +74,9 @@ fn resources(t: &Value) -> &Map<String, Value> {
 }
 
 fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
-    t["Resources"].get(name).unwrap_or_else(|| panic!("resource {name} missing"))
+    t["Resources"]
+        .get(name)
+        .unwrap_or_else(|| panic!("resource {name} missing"))
 }
 
 fn param_default(t: &Value, name: &str) -> String {
@@ -111,7 +114,11 @@ fn as_list(v: &Value) -> Vec<&Value> {
 fn strings(v: &Value) -> Vec<String> {
     as_list(v)
         .into_iter()
-        .map(|x| x.as_str().unwrap_or_else(|| panic!("expected a string, got {x}")).to_string())
+        .map(|x| {
+            x.as_str()
+                .unwrap_or_else(|| panic!("expected a string, got {x}"))
+                .to_string()
+        })
         .collect()
 }
 
@@ -134,7 +141,10 @@ struct Statement<'a> {
 fn statements(t: &Value) -> Vec<Statement<'_>> {
     fn collect<'a>(owner: &str, doc: &'a Value, out: &mut Vec<Statement<'a>>) {
         for s in as_list(&doc["Statement"]) {
-            out.push(Statement { owner: owner.to_string(), body: s });
+            out.push(Statement {
+                owner: owner.to_string(),
+                body: s,
+            });
         }
     }
     let mut out = Vec::new();
@@ -157,7 +167,10 @@ fn statements(t: &Value) -> Vec<Statement<'_>> {
 }
 
 fn actions(s: &Value) -> Vec<String> {
-    assert!(s.get("NotAction").is_none(), "NotAction is not allowed: {s}");
+    assert!(
+        s.get("NotAction").is_none(),
+        "NotAction is not allowed: {s}"
+    );
     strings(&s["Action"])
 }
 
@@ -173,7 +186,10 @@ fn function_runtime_architecture_and_handler() {
     let functions: Vec<_> = resources(&t)
         .iter()
         .filter(|(_, r)| {
-            matches!(r["Type"].as_str(), Some("AWS::Serverless::Function" | "AWS::Lambda::Function"))
+            matches!(
+                r["Type"].as_str(),
+                Some("AWS::Serverless::Function" | "AWS::Lambda::Function")
+            )
         })
         .collect();
     assert_eq!(functions.len(), 1, "exactly one function");
@@ -188,7 +204,10 @@ fn function_runtime_architecture_and_handler() {
     assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], "bootstrap");
     // The explicit role is the only source of permissions: no SAM policy
     // templates, which can grant more than this project needs.
-    assert!(p.get("Policies").is_none(), "use the explicit FunctionRole, not SAM Policies");
+    assert!(
+        p.get("Policies").is_none(),
+        "use the explicit FunctionRole, not SAM Policies"
+    );
     assert_eq!(p["Role"], json!({ "Fn::GetAtt": ["FunctionRole", "Arn"] }));
     assert_eq!(p["RecursiveLoop"], "Terminate");
 }
@@ -227,7 +246,11 @@ fn every_trigger_is_filtered_to_the_uploads_prefix() {
             configs.extend(as_list(list));
         }
     }
-    assert_eq!(configs.len(), 2, "one Lambda (direct) and one SQS (buffered) configuration");
+    assert_eq!(
+        configs.len(),
+        2,
+        "one Lambda (direct) and one SQS (buffered) configuration"
+    );
     for c in configs {
         assert_eq!(c["Event"], "s3:ObjectCreated:*");
         let rules = as_list(&c["Filter"]["S3Key"]["Rules"]);
@@ -240,15 +263,26 @@ fn every_trigger_is_filtered_to_the_uploads_prefix() {
     let pattern = &resource(&t, "ObjectCreatedRule")["Properties"]["EventPattern"];
     assert_eq!(pattern["source"], json!(["aws.s3"]));
     assert_eq!(pattern["detail-type"], json!(["Object Created"]));
-    assert_eq!(pattern["detail"]["object"]["key"], json!([{ "prefix": r#ref("UploadsPrefix") }]));
-    assert_eq!(pattern["detail"]["bucket"]["name"], json!([r#ref("ExistingBucketName")]));
+    assert_eq!(
+        pattern["detail"]["object"]["key"],
+        json!([{ "prefix": r#ref("UploadsPrefix") }])
+    );
+    assert_eq!(
+        pattern["detail"]["bucket"]["name"],
+        json!([r#ref("ExistingBucketName")])
+    );
 }
 
 /// Evaluates a parameter's AllowedPattern (an ECMA regex, as JSON Schema's
 /// `pattern`) on a candidate value.
 fn allowed(t: &Value, param: &str, value: &str) -> bool {
-    let pattern = t["Parameters"][param]["AllowedPattern"].as_str().expect("AllowedPattern");
-    jsonschema::is_valid(&json!({ "type": "string", "pattern": pattern }), &json!(value))
+    let pattern = t["Parameters"][param]["AllowedPattern"]
+        .as_str()
+        .expect("AllowedPattern");
+    jsonschema::is_valid(
+        &json!({ "type": "string", "pattern": pattern }),
+        &json!(value),
+    )
 }
 
 #[test]
@@ -262,25 +296,61 @@ fn overlapping_prefixes_are_refused() {
     let rules = t["Rules"].as_object().expect("Rules");
     let found = rules.values().any(|rule| {
         rule.get("RuleCondition").is_none()
-            && as_list(&rule["Assertions"]).iter().any(|a| wanted.contains(&a["Assert"]))
+            && as_list(&rule["Assertions"])
+                .iter()
+                .any(|a| wanted.contains(&a["Assert"]))
     });
-    assert!(found, "no unconditional rule asserting UploadsPrefix != ResultsPrefix");
+    assert!(
+        found,
+        "no unconditional rule asserting UploadsPrefix != ResultsPrefix"
+    );
 
     // Inequality is a complete overlap check only because each prefix is a
     // single top-level folder: check that on a sample of values.
     let candidates = [
-        "uploads/", "results/", "uploads/results/", "results/uploads/", "up/", "uploads", "",
-        "/uploads/", "a/b/", "uploads//", "Uploads/", "u/", "uploads-2/", "upload/", "r.e_s-1/",
-        "../", "uploads/*",
+        "uploads/",
+        "results/",
+        "uploads/results/",
+        "results/uploads/",
+        "up/",
+        "uploads",
+        "",
+        "/uploads/",
+        "a/b/",
+        "uploads//",
+        "Uploads/",
+        "u/",
+        "uploads-2/",
+        "upload/",
+        "r.e_s-1/",
+        "../",
+        "uploads/*",
     ];
     for p in ["UploadsPrefix", "ResultsPrefix"] {
-        assert!(allowed(&t, p, &param_default(&t, p)), "{p} default must satisfy its pattern");
-        for bad in ["uploads/results/", "a/b/", "", "uploads", "/uploads/", "uploads//", "../"] {
+        assert!(
+            allowed(&t, p, &param_default(&t, p)),
+            "{p} default must satisfy its pattern"
+        );
+        for bad in [
+            "uploads/results/",
+            "a/b/",
+            "",
+            "uploads",
+            "/uploads/",
+            "uploads//",
+            "../",
+        ] {
             assert!(!allowed(&t, p, bad), "{p} must refuse {bad:?}");
         }
     }
-    for a in candidates.iter().filter(|c| allowed(&t, "UploadsPrefix", c)) {
-        for b in candidates.iter().filter(|c| allowed(&t, "ResultsPrefix", c)) {
+    for a in candidates
+        .iter()
+        .filter(|c| allowed(&t, "UploadsPrefix", c))
+    {
+        for b in candidates
+            .iter()
+            .filter(|c| allowed(&t, "ResultsPrefix", c))
+        {
             if overlaps(a, b) {
                 assert_eq!(a, b, "{a} and {b} overlap but the rule would accept them");
             }
@@ -310,7 +380,10 @@ fn no_wildcard_actions_are_granted() {
                 denies += 1;
                 assert_eq!(s.owner, "LogsBucketPolicy");
                 assert_eq!(acts, ["s3:*"]);
-                assert_eq!(s.body["Condition"], json!({ "Bool": { "aws:SecureTransport": "false" } }));
+                assert_eq!(
+                    s.body["Condition"],
+                    json!({ "Bool": { "aws:SecureTransport": "false" } })
+                );
             }
             other => panic!("{}: unexpected Effect {other:?}", s.owner),
         }
@@ -331,20 +404,33 @@ fn s3_grants_are_scoped_to_their_prefixes() {
         if s3.is_empty() {
             continue;
         }
-        assert_eq!(s3.len(), acts.len(), "{}: S3 and non-S3 actions mixed", s.owner);
+        assert_eq!(
+            s3.len(),
+            acts.len(),
+            "{}: S3 and non-S3 actions mixed",
+            s.owner
+        );
         let res: Vec<_> = as_list(&s.body["Resource"]);
         assert!(!res.is_empty());
         for r in res {
-            let tpl = sub_template(r).unwrap_or_else(|| panic!("{}: resource {r} is not a Fn::Sub", s.owner));
-            assert!(tpl.starts_with("arn:${AWS::Partition}:s3:::${Bucket}/"), "{}: {tpl}", s.owner);
+            let tpl = sub_template(r)
+                .unwrap_or_else(|| panic!("{}: resource {r} is not a Fn::Sub", s.owner));
+            assert!(
+                tpl.starts_with("arn:${AWS::Partition}:s3:::${Bucket}/"),
+                "{}: {tpl}",
+                s.owner
+            );
             let prefix = tpl.trim_start_matches("arn:${AWS::Partition}:s3:::${Bucket}/");
             for a in &s3 {
                 let expected: &[&str] = match (s.owner.as_str(), a.as_str()) {
-                    ("FunctionRole", "s3:GetObject" | "s3:GetObjectVersion") => &["${UploadsPrefix}*"],
-                    ("FunctionRole", "s3:PutObject") => &["${ResultsPrefix}*"],
-                    ("BatchOperationsRole", "s3:GetObject" | "s3:GetObjectVersion" | "s3:PutObject") => {
-                        &["batch-operations/*"]
+                    ("FunctionRole", "s3:GetObject" | "s3:GetObjectVersion") => {
+                        &["${UploadsPrefix}*"]
                     }
+                    ("FunctionRole", "s3:PutObject") => &["${ResultsPrefix}*"],
+                    (
+                        "BatchOperationsRole",
+                        "s3:GetObject" | "s3:GetObjectVersion" | "s3:PutObject",
+                    ) => &["batch-operations/*"],
                     (owner, action) => panic!("{owner}: unexpected S3 grant {action}"),
                 };
                 assert!(expected.contains(&prefix), "{}: {a} on {tpl}", s.owner);
@@ -353,18 +439,36 @@ fn s3_grants_are_scoped_to_their_prefixes() {
         }
     }
     for needed in ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"] {
-        assert!(seen.contains(&("FunctionRole".to_string(), needed.to_string())), "FunctionRole lacks {needed}");
+        assert!(
+            seen.contains(&("FunctionRole".to_string(), needed.to_string())),
+            "FunctionRole lacks {needed}"
+        );
     }
 }
 
 #[test]
 fn logs_and_kms_grants_are_narrow() {
     let t = template();
-    let role = statements(&t).into_iter().filter(|s| s.owner == "FunctionRole").collect::<Vec<_>>();
-    let logs = role.iter().find(|s| actions(s.body).iter().any(|a| a.starts_with("logs:"))).expect("logs grant");
-    assert_eq!(actions(logs.body), ["logs:CreateLogStream", "logs:PutLogEvents"]);
-    assert_eq!(logs.body["Resource"], json!({ "Fn::GetAtt": ["FunctionLogGroup", "Arn"] }));
-    let kms = role.iter().find(|s| actions(s.body).iter().any(|a| a.starts_with("kms:"))).expect("kms grant");
+    let role = statements(&t)
+        .into_iter()
+        .filter(|s| s.owner == "FunctionRole")
+        .collect::<Vec<_>>();
+    let logs = role
+        .iter()
+        .find(|s| actions(s.body).iter().any(|a| a.starts_with("logs:")))
+        .expect("logs grant");
+    assert_eq!(
+        actions(logs.body),
+        ["logs:CreateLogStream", "logs:PutLogEvents"]
+    );
+    assert_eq!(
+        logs.body["Resource"],
+        json!({ "Fn::GetAtt": ["FunctionLogGroup", "Arn"] })
+    );
+    let kms = role
+        .iter()
+        .find(|s| actions(s.body).iter().any(|a| a.starts_with("kms:")))
+        .expect("kms grant");
     assert_eq!(actions(kms.body), ["kms:Decrypt", "kms:GenerateDataKey"]);
     assert_eq!(kms.body["Resource"], r#ref("KmsKeyArn"));
 }
@@ -376,7 +480,9 @@ fn log_group_has_retention_and_json_format() {
     let t = template();
     let lg = &resource(&t, "FunctionLogGroup")["Properties"];
     assert_eq!(lg["RetentionInDays"], r#ref("LogRetentionDays"));
-    let default: u64 = param_default(&t, "LogRetentionDays").parse().expect("numeric default");
+    let default: u64 = param_default(&t, "LogRetentionDays")
+        .parse()
+        .expect("numeric default");
     assert!(default > 0);
     let allowed: Vec<u64> = t["Parameters"]["LogRetentionDays"]["AllowedValues"]
         .as_array()
@@ -390,7 +496,10 @@ fn log_group_has_retention_and_json_format() {
     assert_eq!(f["LoggingConfig"]["LogFormat"], "JSON");
     assert_eq!(f["LoggingConfig"]["LogGroup"], r#ref("FunctionLogGroup"));
     let fname = sub_template(&f["FunctionName"]).expect("FunctionName");
-    assert_eq!(sub_template(&lg["LogGroupName"]), Some(format!("/aws/lambda/{fname}").as_str()));
+    assert_eq!(
+        sub_template(&lg["LogGroupName"]),
+        Some(format!("/aws/lambda/{fname}").as_str())
+    );
     assert_eq!(f["Environment"]["Variables"]["LOG_FORMAT"], "json");
 }
 
@@ -401,10 +510,18 @@ fn bucket_is_hardened() {
     let t = template();
     let b = &resource(&t, "LogsBucket")["Properties"];
     let pab = &b["PublicAccessBlockConfiguration"];
-    for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
         assert_eq!(pab[flag], json!(true), "{flag}");
     }
-    assert_eq!(b["OwnershipControls"]["Rules"], json!([{ "ObjectOwnership": "BucketOwnerEnforced" }]));
+    assert_eq!(
+        b["OwnershipControls"]["Rules"],
+        json!([{ "ObjectOwnership": "BucketOwnerEnforced" }])
+    );
     assert_eq!(b["VersioningConfiguration"]["Status"], "Enabled");
 
     let sse = as_list(&b["BucketEncryption"]["ServerSideEncryptionConfiguration"]);
@@ -421,7 +538,10 @@ fn bucket_is_hardened() {
     assert_eq!(branches(&sse[0]["BucketKeyEnabled"]), [&json!(true)]);
 
     let rules = as_list(&b["LifecycleConfiguration"]["Rules"]);
-    for (prefix, days) in [("UploadsPrefix", "UploadsExpirationDays"), ("ResultsPrefix", "ResultsExpirationDays")] {
+    for (prefix, days) in [
+        ("UploadsPrefix", "UploadsExpirationDays"),
+        ("ResultsPrefix", "ResultsExpirationDays"),
+    ] {
         assert!(
             rules.iter().any(|r| r["Status"] == "Enabled"
                 && r["Prefix"] == r#ref(prefix)
@@ -430,7 +550,10 @@ fn bucket_is_hardened() {
         );
         assert!(param_default(&t, days).parse::<u64>().expect("days") >= 1);
     }
-    assert_eq!(resource(&t, "LogsBucketPolicy")["Properties"]["Bucket"], r#ref("LogsBucket"));
+    assert_eq!(
+        resource(&t, "LogsBucketPolicy")["Properties"]["Bucket"],
+        r#ref("LogsBucket")
+    );
 }
 
 // ------------------------------------------------------------------ reliability
@@ -439,10 +562,17 @@ fn bucket_is_hardened() {
 fn buffered_mode_queue_settings() {
     let t = template();
     let q = &resource(&t, "IngestQueue")["Properties"];
-    assert_eq!(q["VisibilityTimeout"], json!({ "Fn::FindInMap": ["VisibilityTimeout", r#ref("FunctionTimeout"), "Seconds"] }));
+    assert_eq!(
+        q["VisibilityTimeout"],
+        json!({ "Fn::FindInMap": ["VisibilityTimeout", r#ref("FunctionTimeout"), "Seconds"] })
+    );
     // Every allowed timeout maps to exactly 6x, and nothing else is mapped.
-    let map = t["Mappings"]["VisibilityTimeout"].as_object().expect("mapping");
-    let timeouts = t["Parameters"]["FunctionTimeout"]["AllowedValues"].as_array().expect("AllowedValues");
+    let map = t["Mappings"]["VisibilityTimeout"]
+        .as_object()
+        .expect("mapping");
+    let timeouts = t["Parameters"]["FunctionTimeout"]["AllowedValues"]
+        .as_array()
+        .expect("AllowedValues");
     assert_eq!(map.len(), timeouts.len());
     for timeout in timeouts {
         let secs = timeout.as_u64().expect("number");
@@ -450,18 +580,45 @@ fn buffered_mode_queue_settings() {
         assert_eq!(vis, 6 * secs, "visibility for timeout {secs}");
         assert!(vis <= 43_200, "SQS maximum visibility timeout");
     }
-    assert_eq!(q["RedrivePolicy"]["deadLetterTargetArn"], json!({ "Fn::GetAtt": ["DeadLetterQueue", "Arn"] }));
-    assert!(q["RedrivePolicy"]["maxReceiveCount"].as_u64().expect("maxReceiveCount") >= 1);
+    assert_eq!(
+        q["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({ "Fn::GetAtt": ["DeadLetterQueue", "Arn"] })
+    );
+    assert!(
+        q["RedrivePolicy"]["maxReceiveCount"]
+            .as_u64()
+            .expect("maxReceiveCount")
+            >= 1
+    );
 
     let esm = &resource(&t, "IngestEventSourceMapping")["Properties"];
-    assert_eq!(esm["FunctionResponseTypes"], json!(["ReportBatchItemFailures"]));
-    assert_eq!(esm["EventSourceArn"], json!({ "Fn::GetAtt": ["IngestQueue", "Arn"] }));
+    assert_eq!(
+        esm["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(
+        esm["EventSourceArn"],
+        json!({ "Fn::GetAtt": ["IngestQueue", "Arn"] })
+    );
 
-    let policy = statements(&t).into_iter().find(|s| s.owner == "IngestQueuePolicy").expect("queue policy");
-    assert_eq!(policy.body["Principal"], json!({ "Service": "s3.amazonaws.com" }));
+    let policy = statements(&t)
+        .into_iter()
+        .find(|s| s.owner == "IngestQueuePolicy")
+        .expect("queue policy");
+    assert_eq!(
+        policy.body["Principal"],
+        json!({ "Service": "s3.amazonaws.com" })
+    );
     assert_eq!(actions(policy.body), ["sqs:SendMessage"]);
-    assert!(policy.body["Condition"]["ArnEquals"].get("aws:SourceArn").is_some());
-    assert_eq!(policy.body["Condition"]["StringEquals"]["aws:SourceAccount"], r#ref("AWS::AccountId"));
+    assert!(
+        policy.body["Condition"]["ArnEquals"]
+            .get("aws:SourceArn")
+            .is_some()
+    );
+    assert_eq!(
+        policy.body["Condition"]["StringEquals"]["aws:SourceAccount"],
+        r#ref("AWS::AccountId")
+    );
 }
 
 #[test]
@@ -470,9 +627,15 @@ fn async_failures_concurrency_and_alarms() {
     let f = &resource(&t, "ClassifierFunction")["Properties"];
     let eic = &f["EventInvokeConfig"];
     assert_eq!(eic["MaximumRetryAttempts"], r#ref("AsyncMaxRetryAttempts"));
-    assert_eq!(eic["MaximumEventAgeInSeconds"], r#ref("AsyncMaxEventAgeSeconds"));
+    assert_eq!(
+        eic["MaximumEventAgeInSeconds"],
+        r#ref("AsyncMaxEventAgeSeconds")
+    );
     assert_eq!(eic["DestinationConfig"]["OnFailure"]["Type"], "SQS");
-    assert_eq!(eic["DestinationConfig"]["OnFailure"]["Destination"], json!({ "Fn::GetAtt": ["DeadLetterQueue", "Arn"] }));
+    assert_eq!(
+        eic["DestinationConfig"]["OnFailure"]["Destination"],
+        json!({ "Fn::GetAtt": ["DeadLetterQueue", "Arn"] })
+    );
 
     // Reserved by default; 0 is accepted (emergency stop); -1 alone drops the reservation.
     assert_eq!(
@@ -485,16 +648,26 @@ fn async_failures_concurrency_and_alarms() {
     );
     let p = &t["Parameters"]["ReservedConcurrency"];
     assert_eq!(p["MinValue"], json!(-1));
-    assert!(param_default(&t, "ReservedConcurrency").parse::<i64>().expect("number") >= 1);
+    assert!(
+        param_default(&t, "ReservedConcurrency")
+            .parse::<i64>()
+            .expect("number")
+            >= 1
+    );
 
-    let alarms: Vec<&Value> =
-        resources(&t).values().filter(|r| r["Type"] == "AWS::CloudWatch::Alarm").map(|r| &r["Properties"]).collect();
+    let alarms: Vec<&Value> = resources(&t)
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|r| &r["Properties"])
+        .collect();
     assert!(alarms.iter().any(|a| a["Namespace"] == "AWS/Lambda"
         && a["MetricName"] == "Errors"
-        && a["Dimensions"] == json!([{ "Name": "FunctionName", "Value": r#ref("ClassifierFunction") }])));
+        && a["Dimensions"]
+            == json!([{ "Name": "FunctionName", "Value": r#ref("ClassifierFunction") }])));
     assert!(alarms.iter().any(|a| a["Namespace"] == "AWS/SQS"
         && a["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        && a["Dimensions"][0]["Value"] == json!({ "Fn::GetAtt": ["DeadLetterQueue", "QueueName"] })));
+        && a["Dimensions"][0]["Value"]
+            == json!({ "Fn::GetAtt": ["DeadLetterQueue", "QueueName"] })));
 }
 
 // ------------------------------------------------------------------ Athena, outputs
@@ -504,13 +677,31 @@ fn glue_table_reads_the_results_prefix_as_json() {
     let t = template();
     let table = &resource(&t, "ResultsTable")["Properties"]["TableInput"];
     let sd = &table["StorageDescriptor"];
-    assert_eq!(sd["SerdeInfo"]["SerializationLibrary"], "org.openx.data.jsonserde.JsonSerDe");
+    assert_eq!(
+        sd["SerdeInfo"]["SerializationLibrary"],
+        "org.openx.data.jsonserde.JsonSerDe"
+    );
     let loc = sub_template(&sd["Location"]).expect("Location");
     assert_eq!(loc, "s3://${Bucket}/${ResultsPrefix}");
-    let cols: Vec<&str> = sd["Columns"].as_array().expect("Columns").iter().map(|c| c["Name"].as_str().unwrap()).collect();
+    let cols: Vec<&str> = sd["Columns"]
+        .as_array()
+        .expect("Columns")
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap())
+        .collect();
     assert_eq!(
         cols,
-        ["schema_version", "status", "generator", "source", "error", "log", "calls", "other_contacts", "summary"]
+        [
+            "schema_version",
+            "status",
+            "generator",
+            "source",
+            "error",
+            "log",
+            "calls",
+            "other_contacts",
+            "summary"
+        ]
     );
 }
 
@@ -518,8 +709,18 @@ fn glue_table_reads_the_results_prefix_as_json() {
 fn outputs_name_what_users_need() {
     let t = template();
     let outputs = t["Outputs"].as_object().expect("Outputs");
-    for name in ["BucketName", "UploadPrefix", "ResultsPrefix", "FunctionArn", "DeadLetterQueueUrl", "BatchOperationsRoleArn"] {
+    for name in [
+        "BucketName",
+        "UploadPrefix",
+        "ResultsPrefix",
+        "FunctionArn",
+        "DeadLetterQueueUrl",
+        "BatchOperationsRoleArn",
+    ] {
         assert!(outputs.contains_key(name), "output {name} missing");
     }
-    assert_eq!(outputs["DeadLetterQueueUrl"]["Value"], r#ref("DeadLetterQueue"));
+    assert_eq!(
+        outputs["DeadLetterQueueUrl"]["Value"],
+        r#ref("DeadLetterQueue")
+    );
 }
