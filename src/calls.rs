@@ -117,15 +117,14 @@ impl Track {
             if let Some(exit) = exit {
                 self.exit = Some((exit, ev.clone()));
             }
-        } else if let Some((_, _)) = &self.exit {
-            if self.exit_done.is_none()
-                && matches!(
-                    from,
-                    Some("PendingRemoteHangupState" | "PendingLocalHangupState")
-                )
-            {
-                self.exit_done = Some(ev.clone());
-            }
+        } else if self.exit.is_some()
+            && self.exit_done.is_none()
+            && matches!(
+                from,
+                Some("PendingRemoteHangupState" | "PendingLocalHangupState")
+            )
+        {
+            self.exit_done = Some(ev.clone());
         }
         if from == Some("PendingReconnectState")
             && to == "FailedState"
@@ -580,7 +579,7 @@ impl Tracker {
                     _ => {}
                 }
             }
-            Event::ContactEvent { name, contact_id } => {
+            Event::ContactChange { name, contact_id } => {
                 let i = self.contact(&contact_id, seen);
                 let c = &mut self.contacts[i];
                 c.seen_as_contact = true;

@@ -115,7 +115,7 @@ pub enum Event {
         connection_id: Option<String>,
     },
     /// `Publishing event: contact::<name>::<id>`.
-    ContactEvent {
+    ContactChange {
         name: String,
         contact_id: String,
     },
@@ -247,7 +247,7 @@ pub fn recognize(text: &str, objects: Option<&RawValue>) -> Option<Event> {
                 if parts.next() == Some("contact") {
                     let event = parts.next()?;
                     let id = parts.next()?;
-                    return Some(Event::ContactEvent {
+                    return Some(Event::ContactChange {
                         name: event.to_string(),
                         contact_id: id.trim().to_string(),
                     });
@@ -822,7 +822,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match recognize("Publishing event: contact::missed::c-1", None) {
-            Some(Event::ContactEvent { name, contact_id }) => {
+            Some(Event::ContactChange { name, contact_id }) => {
                 assert_eq!((name.as_str(), contact_id.as_str()), ("missed", "c-1"))
             }
             other => panic!("{other:?}"),

@@ -64,10 +64,10 @@ pub fn decide(c: &Contact, facts: &LogFacts) -> Verdict {
 
     // §3.5 missed / rejected / error: the softphone session starts while the
     // call rings, so a talking RTC session does not prove a conversation.
-    if conversation.is_none() {
-        if let Some(v) = not_connected(c) {
-            return v;
-        }
+    if conversation.is_none()
+        && let Some(v) = not_connected(c)
+    {
+        return v;
     }
 
     // The agent's End call: destroyConnection on its own leg (§3.3, §3.6.1).
@@ -101,10 +101,11 @@ pub fn decide(c: &Contact, facts: &LogFacts) -> Verdict {
     }
 
     // A session that failed before talking, with no conversation (§1.4, §3.4).
-    if conversation.is_none() && c.talk_start().is_none() {
-        if let Some(v) = setup_failure(c) {
-            return v;
-        }
+    if conversation.is_none()
+        && c.talk_start().is_none()
+        && let Some(v) = setup_failure(c)
+    {
+        return v;
     }
 
     if let Some(d) = own_destroy {
@@ -139,7 +140,7 @@ pub fn decide(c: &Contact, facts: &LogFacts) -> Verdict {
                 .iter()
                 .filter(|t| t.2.time <= lost.time)
                 .map(|t| &t.2)
-                .last(),
+                .next_back(),
         );
         return v(
             Reason::SignalingLost,
@@ -214,10 +215,10 @@ pub fn decide(c: &Contact, facts: &LogFacts) -> Verdict {
 
     // No softphone verdict: persistent connection (`TalkingState =>
     // IdleState`), the V2 path, or a deskphone (§1.5, §1.6, §3.5).
-    if let Some((name, e)) = &c.agent_error_state {
-        if name == "AgentHungUp" {
-            return v(Reason::AgentHungUpState, Confidence::Medium, vec![e]);
-        }
+    if let Some((name, e)) = &c.agent_error_state
+        && name == "AgentHungUp"
+    {
+        return v(Reason::AgentHungUpState, Confidence::Medium, vec![e]);
     }
     let idle = matches!(exit, Some((Exit::Idle, _, _)));
     let exit_ev = exit.map(|(_, e, _)| e);
@@ -227,12 +228,13 @@ pub fn decide(c: &Contact, facts: &LogFacts) -> Verdict {
         return v(Reason::RemoteHangupSnapshot, sure(facts.api_lines), ev);
     }
     let ended = c.snap_ended.as_ref().or(c.ev_ended.as_ref());
-    if let (true, Some(ended)) = (facts.api_lines, ended) {
-        if conversation.is_some() || exit.is_some() {
-            let mut ev = vec![ended];
-            ev.extend(exit_ev);
-            return v(Reason::RemoteHangupSnapshot, Confidence::Low, ev);
-        }
+    if facts.api_lines
+        && let Some(ended) = ended
+        && (conversation.is_some() || exit.is_some())
+    {
+        let mut ev = vec![ended];
+        ev.extend(exit_ev);
+        return v(Reason::RemoteHangupSnapshot, Confidence::Low, ev);
     }
     let mut ev: Vec<&Ev> = exit_ev.into_iter().collect();
     if idle {
@@ -285,10 +287,8 @@ fn not_connected(c: &Contact) -> Option<Verdict> {
         || c.ev_missed.is_some()
         || agent_error.is_some();
     // An RTC failure names the cause more precisely than the contact state.
-    if failed_early {
-        if let Some(v) = setup_failure(c) {
-            return Some(v);
-        }
+    if failed_early && let Some(v) = setup_failure(c) {
+        return Some(v);
     }
     if let Some(err) = c.snap_error.as_ref().or(c.ev_error.as_ref()) {
         let kinds = [
@@ -319,10 +319,10 @@ fn not_connected(c: &Contact) -> Option<Verdict> {
             ev,
         ));
     }
-    if let Some((_, e)) = agent_error {
-        if c.talk_start().is_none() {
-            return Some(v(Reason::ContactError, Confidence::Medium, vec![e]));
-        }
+    if let Some((_, e)) = agent_error
+        && c.talk_start().is_none()
+    {
+        return Some(v(Reason::ContactError, Confidence::Medium, vec![e]));
     }
     None
 }
