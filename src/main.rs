@@ -73,11 +73,11 @@ fn classify_files(
     out: Option<&Path>,
     options: &Options,
 ) -> ExitCode {
-    if let Some(dir) = out {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("ccp-disconnect: cannot create {}: {e}", dir.display());
-            return ExitCode::from(2);
-        }
+    if let Some(dir) = out
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("ccp-disconnect: cannot create {}: {e}", dir.display());
+        return ExitCode::from(2);
     }
     let progress = files.len() > 1 && io::stderr().is_terminal();
     let stdout = io::stdout();

@@ -43,13 +43,13 @@ fn check(name: &str, doc: &Document, expect: &Value) -> Vec<String> {
         };
         let got_json = serde_json::to_value(got).unwrap();
         for field in ["disconnected_by", "reason", "confidence"] {
-            if let Some(w) = want.get(field) {
-                if got_json[field] != *w {
-                    problems.push(format!(
-                        "{name}: {id}: {field} = {}, expected {w}",
-                        got_json[field]
-                    ));
-                }
+            if let Some(w) = want.get(field)
+                && got_json[field] != *w
+            {
+                problems.push(format!(
+                    "{name}: {id}: {field} = {}, expected {w}",
+                    got_json[field]
+                ));
             }
         }
         if let Some(idx) = want["evidence_indices"].as_array() {
