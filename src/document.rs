@@ -66,7 +66,10 @@ pub struct Generator {
 
 impl Default for Generator {
     fn default() -> Self {
-        Generator { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+        Generator {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }
 
@@ -279,7 +282,10 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(calls: &[Call]) -> Summary {
-        let mut s = Summary { calls: calls.len() as u64, ..Summary::default() };
+        let mut s = Summary {
+            calls: calls.len() as u64,
+            ..Summary::default()
+        };
         for c in calls {
             *match c.disconnected_by {
                 DisconnectedBy::Agent => &mut s.agent,

@@ -5,10 +5,17 @@
 //! [`Document`]. The CLI, the Lambda adapter and the benchmarks all call
 //! [`classify`].
 
+mod calls;
+mod catalog;
 pub mod document;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 mod pipeline;
+mod reader;
+mod recognize;
+mod redact;
+pub mod time;
+mod verdict;
 
 use std::fmt;
 use std::io::Read;
@@ -51,7 +58,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { limits: Limits::default(), redact: true }
+        Options {
+            limits: Limits::default(),
+            redact: true,
+        }
     }
 }
 
@@ -132,8 +142,9 @@ impl Reason {
             AgentHangup | AgentHangupApi | AgentLeftConference | AgentHungUpState => Agent,
             RemoteHangup | RemoteHangupSnapshotRace | RemoteHangupSnapshot => Customer,
             SignalingLost | MediaLost | FailedWhileTalking => Network,
-            Missed | Rejected | SetupFailed | CallNotFound | OutboundNotAnswered
-            | ContactError => NotConnected,
+            Missed | Rejected | SetupFailed | CallNotFound | OutboundNotAnswered | ContactError => {
+                NotConnected
+            }
             LogEndsMidCall | NoEndEvidence | PersistentAmbiguous => Unknown,
         }
     }

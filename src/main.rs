@@ -1,1 +1,219 @@
-fn main() {}
+//! The `ccp-disconnect` command line.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use ccp_disconnect::{Document, Options, Source, Status, classify};
+
+#[derive(Parser)]
+#[command(
+    name = "ccp-disconnect",
+    version,
+    about = "Who hung up? Reads Amazon Connect CCP agent logs and decides, for every call, who disconnected."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify every call in one or more CCP logs (`-` reads standard input).
+    Classify {
+        /// Log files: JSON array (agent-log.txt), legacy `_logs` object or
+        /// NDJSON, optionally gzip-compressed.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// What to print on standard output.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+        /// Also write `<input file name>.json` (the result document) for each
+        /// input into this directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Keep phone numbers and e-mail addresses in evidence text.
+        #[arg(long)]
+        no_redact: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    /// A readable table per file.
+    Table,
+    /// The result document (JSON, pretty-printed; one per input).
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Classify {
+            files,
+            format,
+            out,
+            no_redact,
+        } => {
+            let options = Options {
+                redact: !no_redact,
+                ..Options::default()
+            };
+            classify_files(&files, format, out.as_deref(), &options)
+        }
+    }
+}
+
+fn classify_files(
+    files: &[PathBuf],
+    format: OutputFormat,
+    out: Option<&Path>,
+    options: &Options,
+) -> ExitCode {
+    if let Some(dir) = out {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("ccp-disconnect: cannot create {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    }
+    let progress = files.len() > 1 && io::stderr().is_terminal();
+    let stdout = io::stdout();
+    let mut stdout = BufWriter::new(stdout.lock());
+    let mut failed = false;
+    for (n, path) in files.iter().enumerate() {
+        if progress {
+            eprint!("\r\x1b[K[{}/{}] {}", n + 1, files.len(), path.display());
+        }
+        let doc = match read_one(path, options) {
+            Ok(doc) => doc,
+            Err(message) => {
+                if progress {
+                    eprintln!();
+                }
+                eprintln!("ccp-disconnect: {}: {message}", path.display());
+                failed = true;
+                continue;
+            }
+        };
+        if let (Status::Rejected, Some(err)) = (doc.status, &doc.error) {
+            if progress {
+                eprintln!();
+            }
+            eprintln!(
+                "ccp-disconnect: {}: rejected: {}",
+                path.display(),
+                err.message
+            );
+            failed = true;
+        }
+        if let Some(dir) = out {
+            let name = match path.file_name() {
+                Some(name) if path.as_os_str() != "-" => name.to_os_string(),
+                _ => "stdin".into(),
+            };
+            let mut target = dir.join(name);
+            target.as_mut_os_string().push(".json");
+            if let Err(e) = std::fs::write(&target, doc.to_json_line()) {
+                eprintln!("ccp-disconnect: cannot write {}: {e}", target.display());
+                failed = true;
+            }
+        }
+        let written = match format {
+            OutputFormat::Json => stdout.write_all(&doc.to_json_pretty()),
+            OutputFormat::Table => write_table(&mut stdout, path, &doc),
+        };
+        if written.is_err() {
+            // stdout closed (e.g. piped into `head`): nothing more to say.
+            return ExitCode::from(if failed { 1 } else { 0 });
+        }
+    }
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    let _ = stdout.flush();
+    ExitCode::from(if failed { 1 } else { 0 })
+}
+
+fn read_one(path: &Path, options: &Options) -> Result<Document, String> {
+    let is_stdin = path.as_os_str() == "-";
+    let source = Source {
+        file: Some(path.display().to_string()),
+        ..Source::default()
+    };
+    let input: Box<dyn Read> = if is_stdin {
+        Box::new(io::stdin().lock())
+    } else {
+        let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+        Box::new(file)
+    };
+    let mut source = source;
+    if !is_stdin {
+        source.size = std::fs::metadata(path).ok().map(|m| m.len());
+    }
+    classify(input, source, options).map_err(|e| e.to_string())
+}
+
+fn write_table(w: &mut impl Write, path: &Path, doc: &Document) -> io::Result<()> {
+    writeln!(w, "{}", path.display())?;
+    if let Some(err) = &doc.error {
+        return writeln!(
+            w,
+            "  rejected ({}): {}\n",
+            serde_name(&err.kind),
+            err.message
+        );
+    }
+    if let Some(log) = &doc.log {
+        writeln!(
+            w,
+            "  {} entries, {} to {}{}",
+            log.entries,
+            log.first_time.as_deref().unwrap_or("?"),
+            log.last_time.as_deref().unwrap_or("?"),
+            if log.warnings > 0 {
+                format!(", {} skipped", log.warnings)
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    if doc.calls.is_empty() {
+        writeln!(w, "  no calls")?;
+    } else {
+        writeln!(
+            w,
+            "  {:<38} {:<14} {:<7} {:<28} {:>8}  ENDED",
+            "CONTACT", "DISCONNECTED_BY", "CONF", "REASON", "TALK_S"
+        )?;
+        for c in &doc.calls {
+            writeln!(
+                w,
+                "  {:<38} {:<14} {:<7} {:<28} {:>8}  {}",
+                c.contact_id,
+                c.disconnected_by.as_str(),
+                c.confidence.as_str(),
+                c.reason.as_str(),
+                c.talk_ms
+                    .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+                    .unwrap_or_default(),
+                c.ended_at.as_deref().unwrap_or("")
+            )?;
+        }
+    }
+    let s = &doc.summary;
+    writeln!(
+        w,
+        "  {} calls: {} agent, {} customer, {} network, {} not connected, {} unknown\n",
+        s.calls, s.agent, s.customer, s.network, s.not_connected, s.unknown
+    )
+}
+
+fn serde_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

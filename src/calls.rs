@@ -1,0 +1,765 @@
+//! Tracking contacts through the log: every recognized event is routed to the
+//! contact it concerns, and each contact keeps only the facts a verdict needs
+//! (first occurrences, not histories), so memory grows with the number of
+//! calls, never with the file size.
+
+use std::collections::HashMap;
+
+use crate::document::TimelineItem;
+use crate::recognize::{Event, Machine, Sample, SnapContact, Snapshot, Trouble};
+use crate::time::{Millis, format_iso8601};
+
+/// Timeline items kept per call; a runaway call (reconnect loops) is cut.
+const TIMELINE_CAP: usize = 64;
+/// Trouble lines kept per call.
+const TROUBLE_CAP: usize = 32;
+/// Destroy requests kept per call.
+const DESTROY_CAP: usize = 16;
+/// Metrics samples are tied to a call talking at their time, with this slack.
+const METRICS_SLACK_MS: Millis = 2_000;
+/// An end-of-call report is tied to a call that ended this long before it.
+const REPORT_WINDOW_MS: Millis = 60_000;
+/// Evidence text is cut to this many bytes.
+const TEXT_CAP: usize = 400;
+
+/// A cited entry.
+#[derive(Debug, Clone)]
+pub struct Ev {
+    pub index: u64,
+    pub time: Millis,
+    pub text: Box<str>,
+    pub note: Option<String>,
+}
+
+/// What an entry looked like when it was handed to the tracker.
+pub struct Seen<'a> {
+    pub index: u64,
+    pub time: Millis,
+    pub text: &'a str,
+}
+
+impl Seen<'_> {
+    fn ev(&self) -> Ev {
+        let t = self.text.trim();
+        let mut end = t.len().min(TEXT_CAP);
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        Ev {
+            index: self.index,
+            time: self.time,
+            text: t[..end].into(),
+            note: None,
+        }
+    }
+
+    fn ev_note(&self, note: String) -> Ev {
+        Ev {
+            note: Some(note),
+            ..self.ev()
+        }
+    }
+}
+
+/// The first transition out of `TalkingState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// `PendingRemoteHangupState`: this side sent `bye`.
+    RemoteHangup,
+    /// `PendingLocalHangupState`: the server sent `bye`.
+    LocalHangup,
+    /// `IdleState`: persistent connection, either side.
+    Idle,
+    Failed,
+    Disconnected,
+}
+
+/// One state machine of one call.
+#[derive(Debug, Clone, Default)]
+pub struct Track {
+    pub state: Option<String>,
+    pub seen: bool,
+    pub setup_seen: bool,
+    pub talking: Option<Ev>,
+    /// The first transition seen left `TalkingState`: the call was talking
+    /// before the log starts.
+    pub talking_before_log: bool,
+    pub exit: Option<(Exit, Ev)>,
+    /// The transition that completed the exit (`… => DisconnectedState`).
+    pub exit_done: Option<Ev>,
+    pub reconnect_failed: Option<Ev>,
+    pub failed_before_talking: Option<Ev>,
+    pub terminal: Option<Ev>,
+}
+
+impl Track {
+    fn apply(&mut self, from: Option<&str>, to: &str, seen: &Seen<'_>) {
+        if !self.seen && self.talking.is_none() && from == Some("TalkingState") {
+            self.talking_before_log = true;
+        }
+        self.seen = true;
+        if from.is_none() {
+            self.setup_seen = true;
+        }
+        let ev = seen.ev();
+        if to == "TalkingState" && self.talking.is_none() && from != Some("PendingReconnectState") {
+            self.talking = Some(ev.clone());
+        }
+        if from == Some("TalkingState") && self.exit.is_none() {
+            let exit = match to {
+                "PendingRemoteHangupState" => Some(Exit::RemoteHangup),
+                "PendingLocalHangupState" => Some(Exit::LocalHangup),
+                "IdleState" => Some(Exit::Idle),
+                "FailedState" => Some(Exit::Failed),
+                "DisconnectedState" => Some(Exit::Disconnected),
+                _ => None,
+            };
+            if let Some(exit) = exit {
+                self.exit = Some((exit, ev.clone()));
+            }
+        } else if let Some((_, _)) = &self.exit {
+            if self.exit_done.is_none()
+                && matches!(
+                    from,
+                    Some("PendingRemoteHangupState" | "PendingLocalHangupState")
+                )
+            {
+                self.exit_done = Some(ev.clone());
+            }
+        }
+        if from == Some("PendingReconnectState")
+            && to == "FailedState"
+            && self.reconnect_failed.is_none()
+            && self.exit.is_none()
+        {
+            self.reconnect_failed = Some(ev.clone());
+        }
+        if to == "FailedState" && self.talking.is_none() && self.failed_before_talking.is_none() {
+            self.failed_before_talking = Some(ev.clone());
+        }
+        if matches!(to, "DisconnectedState" | "FailedState") && self.terminal.is_none() {
+            self.terminal = Some(ev);
+        }
+        self.state = Some(to.to_string());
+    }
+}
+
+/// Per-connection last seen snapshot state.
+#[derive(Debug, Clone)]
+struct ConnState {
+    id: String,
+    kind: Option<String>,
+    state: Option<String>,
+    initial: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Contact {
+    pub id: String,
+    pub first_seen: Millis,
+    pub last_seen: Millis,
+    pub kind: Option<String>,
+    pub initiation: Option<String>,
+    pub agent_connection: Option<String>,
+    /// SIGNALING/SESSION lines or `Softphone call detected` name this contact.
+    pub softphone: bool,
+    /// Seen as a contact (snapshot, contact line, API params, contact event),
+    /// not only as an RTC id.
+    pub seen_as_contact: bool,
+    pub non_voice: Option<&'static str>,
+    pub persistent: bool,
+    /// The first thing seen of it was already mid-call.
+    pub started_before_log: Option<bool>,
+    pub signaling: Track,
+    pub session: Track,
+    pub call_session: Track,
+    pub timeline: Vec<TimelineItem>,
+    pub timeline_truncated: bool,
+
+    // Snapshots
+    pub snapshots: u64,
+    last_contact_state: Option<String>,
+    connections: Vec<ConnState>,
+    pub snap_connected: Option<Ev>,
+    pub snap_ended: Option<Ev>,
+    pub snap_missed: Option<Ev>,
+    pub snap_rejected: Option<Ev>,
+    pub snap_error: Option<Ev>,
+    pub customer_connecting: Option<Ev>,
+    pub customer_connected: Option<Ev>,
+    /// The far end's legs were all disconnected while the agent's was still up.
+    pub far_end_gone_first: Option<Ev>,
+    /// The agent's leg was gone while another party was still connected.
+    pub others_stayed: Option<Ev>,
+    pub agent_error_state: Option<(String, Ev)>,
+
+    // Contact events
+    pub ev_connected: Option<Ev>,
+    pub ev_missed: Option<Ev>,
+    pub ev_error: Option<Ev>,
+    pub ev_ended: Option<Ev>,
+
+    // API requests
+    pub destroys: Vec<(Option<String>, Ev)>,
+    pub reject_request: Option<Ev>,
+    pub outbound_request: bool,
+
+    pub troubles: Vec<(Trouble, Option<String>, Ev)>,
+    pub ice_recovered: Vec<Millis>,
+    pub agent_disconnected_line: Option<Ev>,
+    pub quality: QualityAcc,
+    pub report_failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QualityAcc {
+    pub samples: u64,
+    pub rtt: (f64, u64, f64),
+    pub jitter: (f64, u64, f64),
+    pub lost: f64,
+    pub packets: f64,
+}
+
+impl QualityAcc {
+    fn add(&mut self, s: &Sample) {
+        self.samples += 1;
+        let acc = |a: &mut (f64, u64, f64), v: Option<f64>| {
+            if let Some(v) = v {
+                a.0 += v;
+                a.1 += 1;
+                a.2 = a.2.max(v);
+            }
+        };
+        acc(&mut self.rtt, s.rtt_ms);
+        acc(&mut self.jitter, s.jitter_ms);
+        self.lost += s.packets_lost.unwrap_or(0.0);
+        self.packets += s.packets.unwrap_or(0.0);
+    }
+}
+
+impl Contact {
+    fn new(id: &str, seen: &Seen<'_>) -> Contact {
+        Contact {
+            id: id.to_string(),
+            first_seen: seen.time,
+            last_seen: seen.time,
+            ..Contact::default()
+        }
+    }
+
+    fn timeline(&mut self, seen: &Seen<'_>, machine: &'static str, from: Option<&str>, to: &str) {
+        if self.timeline.len() >= TIMELINE_CAP {
+            self.timeline_truncated = true;
+            return;
+        }
+        self.timeline.push(TimelineItem {
+            index: seen.index,
+            time: format_iso8601(seen.time),
+            machine,
+            from: from.map(str::to_string),
+            to: to.to_string(),
+        });
+    }
+
+    fn track(&mut self, machine: Machine) -> &mut Track {
+        match machine {
+            Machine::Signaling => &mut self.signaling,
+            Machine::Session => &mut self.session,
+            Machine::CallSession => &mut self.call_session,
+        }
+    }
+
+    /// The best known end of the call.
+    pub fn end(&self) -> Option<&Ev> {
+        let exits = [&self.signaling, &self.call_session, &self.session];
+        exits
+            .iter()
+            .find_map(|t| t.exit.as_ref().map(|(_, e)| e))
+            .or(self.snap_ended.as_ref())
+            .or(self.ev_ended.as_ref())
+            .or(self.snap_missed.as_ref())
+            .or(self.snap_rejected.as_ref())
+            .or(self.snap_error.as_ref())
+            .or(self.ev_missed.as_ref())
+            .or(exits.iter().find_map(|t| t.terminal.as_ref()))
+    }
+
+    /// The entry where an RTC machine entered `TalkingState`.
+    pub fn talking_ev(&self) -> Option<&Ev> {
+        self.signaling
+            .talking
+            .as_ref()
+            .or(self.call_session.talking.as_ref())
+            .or(self.session.talking.as_ref())
+    }
+
+    /// When the softphone started talking; `Millis::MIN` when that was
+    /// before the log starts.
+    pub fn talk_start(&self) -> Option<Millis> {
+        let tracks = [&self.signaling, &self.call_session, &self.session];
+        if tracks.iter().any(|t| t.talking_before_log) {
+            return Some(Millis::MIN);
+        }
+        self.talking_ev().map(|e| e.time)
+    }
+
+    fn apply_snapshot(&mut self, c: &SnapContact, seen: &Seen<'_>) {
+        self.snapshots += 1;
+        self.seen_as_contact = true;
+        if c.kind.is_some() {
+            self.kind.clone_from(&c.kind);
+        }
+        if c.initiation.is_some() {
+            self.initiation.clone_from(&c.initiation);
+        }
+        if self.started_before_log.is_none() {
+            self.started_before_log =
+                Some(matches!(c.state.as_deref(), Some("connected" | "ended")));
+        }
+        let state = c.state.as_deref().unwrap_or("");
+        if c.state != self.last_contact_state {
+            self.timeline(
+                seen,
+                "contact",
+                self.last_contact_state.clone().as_deref(),
+                state,
+            );
+            self.last_contact_state.clone_from(&c.state);
+        }
+        let mut note = None;
+        let mut note_of = |c: &SnapContact| -> String {
+            note.get_or_insert_with(|| describe_snapshot_contact(c))
+                .clone()
+        };
+        let first = |slot: &mut Option<Ev>, note: String| {
+            if slot.is_none() {
+                *slot = Some(seen.ev_note(note));
+            }
+        };
+        match state {
+            "connected" => first(&mut self.snap_connected, note_of(c)),
+            "ended" => first(&mut self.snap_ended, note_of(c)),
+            "missed" => first(&mut self.snap_missed, note_of(c)),
+            "rejected" => first(&mut self.snap_rejected, note_of(c)),
+            "error" => first(&mut self.snap_error, note_of(c)),
+            _ => {}
+        }
+
+        // Connections: the agent's leg, and the far end (every other party
+        // except silent monitors).
+        let mut agent_state: Option<&str> = None;
+        let mut far_active = false;
+        let mut far_seen = false;
+        for k in &c.connections {
+            let kind = k.kind.as_deref().unwrap_or("");
+            let kstate = k.state.as_deref();
+            if kind == "agent" {
+                if self.agent_connection.is_none() {
+                    self.agent_connection = Some(k.id.clone());
+                }
+                agent_state = kstate;
+            } else if kind != "monitoring" {
+                far_seen = true;
+                if is_active(kstate) {
+                    far_active = true;
+                }
+            }
+            let changed = match self.connections.iter_mut().find(|s| s.id == k.id) {
+                Some(s) if s.state.as_deref() == kstate => None,
+                Some(s) => {
+                    let from = s.state.replace(kstate.unwrap_or("").to_string());
+                    Some(from)
+                }
+                None => {
+                    if self.connections.len() < 16 {
+                        self.connections.push(ConnState {
+                            id: k.id.clone(),
+                            kind: k.kind.clone(),
+                            state: k.state.clone(),
+                            initial: k.initial,
+                        });
+                    }
+                    Some(None)
+                }
+            };
+            if let Some(from) = changed {
+                let machine = if kind == "agent" {
+                    "agent_connection"
+                } else if self.is_customer_leg(&k.id) {
+                    "customer_connection"
+                } else {
+                    "third_party_connection"
+                };
+                if kind != "monitoring" {
+                    self.timeline(seen, machine, from.as_deref(), kstate.unwrap_or(""));
+                }
+            }
+            if kind != "agent" && kind != "monitoring" && self.is_customer_leg(&k.id) {
+                match kstate {
+                    // The latest one: "still ringing" right before the end.
+                    Some("connecting") | Some("init") => {
+                        self.customer_connecting = Some(seen.ev_note(note_of(c)))
+                    }
+                    Some("connected") | Some("hold") => {
+                        first(&mut self.customer_connected, note_of(c))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let agent_active = is_active(agent_state);
+        if far_seen && !far_active && agent_active && state == "connected" {
+            first(&mut self.far_end_gone_first, note_of(c));
+        }
+        if far_active && !agent_active && agent_state.is_some() {
+            first(&mut self.others_stayed, note_of(c));
+        }
+    }
+
+    /// The customer's leg: the initial non-agent connection, or the first
+    /// non-agent connection seen.
+    fn is_customer_leg(&self, id: &str) -> bool {
+        let far = || {
+            self.connections
+                .iter()
+                .filter(|s| !matches!(s.kind.as_deref(), Some("agent") | Some("monitoring")))
+        };
+        match far().find(|s| s.initial).or_else(|| far().next()) {
+            Some(s) => s.id == id,
+            None => true,
+        }
+    }
+
+    fn add_trouble(&mut self, trouble: Trouble, detail: Option<String>, seen: &Seen<'_>) {
+        if self.troubles.len() < TROUBLE_CAP {
+            self.troubles.push((trouble, detail, seen.ev()));
+        }
+    }
+}
+
+fn is_active(state: Option<&str>) -> bool {
+    matches!(
+        state,
+        Some("connected" | "hold" | "connecting" | "init" | "silent_monitor" | "barge")
+    )
+}
+
+fn describe_snapshot_contact(c: &SnapContact) -> String {
+    let mut s = format!("snapshot: contact {}", c.state.as_deref().unwrap_or("?"));
+    for k in &c.connections {
+        s.push_str(&format!(
+            "; {} connection {}",
+            k.kind.as_deref().unwrap_or("?"),
+            k.state.as_deref().unwrap_or("?")
+        ));
+    }
+    s
+}
+
+/// All contacts of one log, plus the facts about the log as a whole.
+#[derive(Default)]
+pub struct Tracker {
+    pub contacts: Vec<Contact>,
+    by_id: HashMap<String, usize>,
+    /// Signaling channel ids known to be persistent, and the call each is
+    /// carrying now.
+    persistent_channels: HashMap<String, Option<usize>>,
+    /// The contact whose softphone session is the most recent.
+    current: Option<usize>,
+    pub api_lines: bool,
+    pub persistent: bool,
+    pub snapshots: u64,
+    pub log_rolls: u64,
+    pending_report: Vec<String>,
+}
+
+impl Tracker {
+    fn contact(&mut self, id: &str, seen: &Seen<'_>) -> usize {
+        if let Some(&i) = self.by_id.get(id) {
+            let c = &mut self.contacts[i];
+            c.last_seen = c.last_seen.max(seen.time);
+            return i;
+        }
+        let i = self.contacts.len();
+        self.contacts.push(Contact::new(id, seen));
+        self.by_id.insert(id.to_string(), i);
+        i
+    }
+
+    /// Whether `id` is a persistent signaling channel, not a contact.
+    pub fn is_persistent_channel(&self, id: &str) -> bool {
+        self.persistent_channels.contains_key(id)
+    }
+
+    pub fn apply(&mut self, event: Event, seen: &Seen<'_>) {
+        match event {
+            Event::Transition {
+                shared: true, id, ..
+            } => {
+                // The V2 shared media channel carries every call; only its id
+                // is kept, so trouble lines on it reach the current call.
+                self.persistent = true;
+                if let Some(id) = id {
+                    self.persistent_channels.entry(id).or_insert(None);
+                }
+            }
+            Event::Transition {
+                machine,
+                id,
+                outer_id,
+                from,
+                to,
+                ..
+            } => self.transition(machine, id, outer_id, from.as_deref(), &to, seen),
+            Event::Trouble {
+                trouble,
+                id,
+                detail,
+                shared,
+            } => {
+                let target = match id.as_deref() {
+                    Some(id) if !shared && !self.is_persistent_channel(id) => {
+                        Some(self.contact(id, seen))
+                    }
+                    _ => self.current,
+                };
+                if let Some(i) = target {
+                    self.contacts[i].add_trouble(trouble, detail, seen);
+                }
+            }
+            Event::IceRecovered { id } => {
+                let target = match id.as_deref() {
+                    Some(id) if !self.is_persistent_channel(id) => self.by_id.get(id).copied(),
+                    _ => self.current,
+                };
+                if let Some(i) = target {
+                    self.contacts[i].ice_recovered.push(seen.time);
+                }
+            }
+            Event::ContactDetected {
+                contact_id,
+                connection_id,
+                softphone,
+            } => {
+                let i = self.contact(&contact_id, seen);
+                let c = &mut self.contacts[i];
+                c.seen_as_contact = true;
+                if c.started_before_log.is_none() {
+                    c.started_before_log = Some(false);
+                }
+                if connection_id.is_some() {
+                    c.agent_connection = connection_id;
+                }
+                if softphone {
+                    c.softphone = true;
+                    self.current = Some(i);
+                }
+            }
+            Event::ApiRequest {
+                method,
+                contact_id,
+                connection_id,
+            } => {
+                self.api_lines = true;
+                let Some(cid) = contact_id else { return };
+                let i = self.contact(&cid, seen);
+                let c = &mut self.contacts[i];
+                c.seen_as_contact = true;
+                match method.as_str() {
+                    "destroyConnection" if c.destroys.len() < DESTROY_CAP => {
+                        let note = format!(
+                            "API request destroyConnection for connection {}",
+                            connection_id.as_deref().unwrap_or("?")
+                        );
+                        c.destroys.push((connection_id, seen.ev_note(note)));
+                    }
+                    "rejectContact" if c.reject_request.is_none() => {
+                        c.reject_request = Some(seen.ev_note("API request rejectContact".into()))
+                    }
+                    "createOutboundContact" => c.outbound_request = true,
+                    _ => {}
+                }
+            }
+            Event::ContactEvent { name, contact_id } => {
+                let i = self.contact(&contact_id, seen);
+                let c = &mut self.contacts[i];
+                c.seen_as_contact = true;
+                let slot = match name.as_str() {
+                    "connected" => &mut c.ev_connected,
+                    "missed" => &mut c.ev_missed,
+                    "error" => &mut c.ev_error,
+                    "ended" | "acw" | "destroyed" => &mut c.ev_ended,
+                    "incoming" | "connecting" | "pending" => {
+                        if c.started_before_log.is_none() {
+                            c.started_before_log = Some(false);
+                        }
+                        return;
+                    }
+                    _ => return,
+                };
+                if slot.is_none() {
+                    *slot = Some(seen.ev());
+                }
+            }
+            Event::Snapshot(snapshot) => self.snapshot(snapshot, seen),
+            Event::Metrics(samples) => {
+                for s in &samples {
+                    let t = s.time.unwrap_or(seen.time);
+                    if let Some(i) = self.talking_at(t) {
+                        self.contacts[i].quality.add(s);
+                    }
+                }
+            }
+            Event::Report { failures } => {
+                let target = self.recently_ended(seen.time).or(self.current);
+                match target {
+                    Some(i) => self.contacts[i].report_failures = failures,
+                    None => self.pending_report = failures,
+                }
+            }
+            Event::LogRoll => self.log_rolls += 1,
+            Event::AgentDisconnectedLine => {
+                if let Some(i) = self.recently_ended(seen.time).or(self.current) {
+                    let c = &mut self.contacts[i];
+                    if c.agent_disconnected_line.is_none() {
+                        c.agent_disconnected_line = Some(seen.ev());
+                    }
+                }
+            }
+            Event::NonVoiceContact { contact_id, kind } => {
+                let i = self.contact(&contact_id, seen);
+                self.contacts[i].non_voice = Some(kind);
+                self.contacts[i].seen_as_contact = true;
+            }
+        }
+    }
+
+    fn transition(
+        &mut self,
+        machine: Machine,
+        id: Option<String>,
+        outer_id: Option<String>,
+        from: Option<&str>,
+        to: &str,
+        seen: &Seen<'_>,
+    ) {
+        let Some(id) = id.or(outer_id.clone()) else {
+            return;
+        };
+        let persistent_hint = machine == Machine::Signaling
+            && (to == "IdleState"
+                || from == Some("IdleState")
+                || to == "PendingConnectContactState");
+
+        if machine == Machine::Signaling && (persistent_hint || self.is_persistent_channel(&id)) {
+            self.persistent = true;
+            let carrying = self.persistent_channels.get(&id).copied().flatten();
+            let target = if carrying.is_some() {
+                carrying
+            } else if from == Some("IdleState") || to == "PendingConnectContactState" {
+                // A call starts on the channel: it belongs to the contact
+                // whose session was set up last (or the outer PCM id).
+                match outer_id.as_deref().filter(|o| *o != id) {
+                    Some(o) => Some(self.contact(o, seen)),
+                    None => self.current,
+                }
+            } else if from == Some("TalkingState") {
+                // First sight of the channel is a call ending on it.
+                self.by_id.get(&id).copied().or(self.current)
+            } else {
+                None
+            };
+            let next = if to == "IdleState" || matches!(to, "DisconnectedState" | "FailedState") {
+                None
+            } else {
+                target
+            };
+            self.persistent_channels.insert(id.clone(), next);
+            if let Some(i) = target {
+                let c = &mut self.contacts[i];
+                c.persistent = true;
+                c.softphone = true;
+                c.last_seen = c.last_seen.max(seen.time);
+                self.current = Some(i);
+                c.signaling.apply(from, to, seen);
+                c.timeline(seen, "signaling", from, to);
+            }
+            return;
+        }
+
+        let i = self.contact(&id, seen);
+        let c = &mut self.contacts[i];
+        c.softphone = true;
+        if c.started_before_log.is_none() {
+            c.started_before_log = Some(from.is_some_and(|f| f != "null") && is_mid_call(from));
+        }
+        c.track(machine).apply(from, to, seen);
+        c.timeline(seen, machine.name(), from, to);
+        self.current = Some(i);
+    }
+
+    fn snapshot(&mut self, snapshot: Snapshot, seen: &Seen<'_>) {
+        self.snapshots += 1;
+        let mut present = Vec::with_capacity(snapshot.contacts.len());
+        for c in &snapshot.contacts {
+            let i = self.contact(&c.id, seen);
+            self.contacts[i].apply_snapshot(c, seen);
+            present.push(i);
+        }
+        if snapshot.agent_state_type.as_deref() == Some("error") {
+            let name = snapshot.agent_state.unwrap_or_else(|| "Error".into());
+            let target = present
+                .iter()
+                .copied()
+                .find(|&i| self.contacts[i].non_voice.is_none())
+                .or(self.current);
+            if let Some(i) = target {
+                let c = &mut self.contacts[i];
+                if c.agent_error_state.is_none() {
+                    let note = format!("snapshot: agent state {name} (error)");
+                    c.agent_error_state = Some((name, seen.ev_note(note)));
+                }
+            }
+        }
+    }
+
+    /// The call whose conversation covers `t`.
+    fn talking_at(&self, t: Millis) -> Option<usize> {
+        let covers = |i: usize| {
+            let c = &self.contacts[i];
+            let start = c.talk_start()?;
+            let end = c.end().map(|e| e.time).unwrap_or(Millis::MAX);
+            (t.saturating_add(METRICS_SLACK_MS) >= start
+                && t <= end.saturating_add(METRICS_SLACK_MS))
+            .then_some(i)
+        };
+        self.current
+            .and_then(covers)
+            .or_else(|| (0..self.contacts.len()).rev().take(8).find_map(covers))
+    }
+
+    /// The call that ended most recently before `t`, within the report window.
+    fn recently_ended(&self, t: Millis) -> Option<usize> {
+        (0..self.contacts.len())
+            .rev()
+            .take(8)
+            .filter_map(|i| {
+                let end = self.contacts[i].end()?.time;
+                (end <= t && t - end <= REPORT_WINDOW_MS).then_some((end, i))
+            })
+            .max()
+            .map(|(_, i)| i)
+    }
+}
+
+fn is_mid_call(from: Option<&str>) -> bool {
+    matches!(
+        from,
+        Some(
+            "TalkingState"
+                | "PendingReconnectState"
+                | "PendingRemoteHangupState"
+                | "PendingLocalHangupState"
+        )
+    )
+}

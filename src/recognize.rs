@@ -1,0 +1,832 @@
+//! Recognizing log lines. Matches on `text` only: `component` is rewritten to
+//! `ccp` for entries that crossed a frame or worker boundary (spec §1.1).
+//!
+//! Every line format here comes from the spec (`ccp-log-format.md` §1–§3).
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// The state machines that log `A => B` transitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    /// `SIGNALING` and the V2 `SharedMediaSIGNALING`.
+    Signaling,
+    /// `SESSION` (RtcSession) and the V2 `SharedMediaSession`.
+    Session,
+    /// V2 per-call `CallSession`.
+    CallSession,
+}
+
+impl Machine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Signaling => "signaling",
+            Machine::Session => "session",
+            Machine::CallSession => "call_session",
+        }
+    }
+}
+
+/// Softphone and connectivity trouble worth citing. The catalog name is what
+/// the result document shows in `softphone_errors[].type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble {
+    /// `Softphone error occurred :  <type>`: the type is kept separately.
+    SoftphoneError,
+    LostIce,
+    IceFailed,
+    IceRestartFailed,
+    IceCollectionTimeout,
+    NoIceCandidate,
+    HandshakeFailed,
+    SignalingConnectFailed,
+    UserBusy,
+    CallNotFound,
+    MediaInitFailed,
+    SignalingWebSocketClosed,
+    /// `[TalkingState] Failed handshaking…`: signaling trouble mid-call, which
+    /// does not end the call by itself (spec §1.6).
+    TalkingSignalingFailed,
+    PeerConnectionFailure,
+    NetworkOffline,
+    HeartbeatMissed,
+}
+
+impl Trouble {
+    /// True for troubles that break media or signaling during a call.
+    pub fn is_connectivity_loss(self) -> bool {
+        matches!(
+            self,
+            Trouble::LostIce | Trouble::IceFailed | Trouble::IceRestartFailed
+        )
+    }
+
+    /// True for troubles that stop a call from being set up.
+    pub fn is_setup_failure(self) -> bool {
+        matches!(
+            self,
+            Trouble::IceCollectionTimeout
+                | Trouble::NoIceCandidate
+                | Trouble::HandshakeFailed
+                | Trouble::SignalingConnectFailed
+                | Trouble::UserBusy
+                | Trouble::MediaInitFailed
+                | Trouble::SoftphoneError
+        )
+    }
+}
+
+/// What a recognized line says. Owned and small: events wait in the reorder
+/// window, and only a few kinds of lines become events at all.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Transition {
+        machine: Machine,
+        /// V2 `SharedMediaSIGNALING` / `SharedMediaSession`: the one media
+        /// channel shared by all calls, not a call.
+        shared: bool,
+        /// The id token just before the category (the RTC call id).
+        id: Option<String>,
+        /// With the PCM-nested prefix, the outer id (bound per session).
+        outer_id: Option<String>,
+        from: Option<String>,
+        to: String,
+    },
+    Trouble {
+        trouble: Trouble,
+        id: Option<String>,
+        shared: bool,
+        /// For `Softphone error occurred`: the error type.
+        detail: Option<String>,
+    },
+    /// ICE connection back to `connected`/`completed`.
+    IceRecovered {
+        id: Option<String>,
+    },
+    ContactDetected {
+        contact_id: String,
+        connection_id: Option<String>,
+        softphone: bool,
+    },
+    ApiRequest {
+        method: String,
+        contact_id: Option<String>,
+        connection_id: Option<String>,
+    },
+    /// `Publishing event: contact::<name>::<id>`.
+    ContactEvent {
+        name: String,
+        contact_id: String,
+    },
+    Snapshot(Snapshot),
+    Metrics(Vec<Sample>),
+    Report {
+        failures: Vec<String>,
+    },
+    LogRoll,
+    /// The CCP v1 line `Agent disconnected successfully.` (2019 KC article).
+    AgentDisconnectedLine,
+    /// A chat or task session line naming its contact.
+    NonVoiceContact {
+        contact_id: String,
+        kind: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub agent_state: Option<String>,
+    pub agent_state_type: Option<String>,
+    pub contacts: Vec<SnapContact>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SnapContact {
+    pub id: String,
+    pub kind: Option<String>,
+    pub state: Option<String>,
+    pub initiation: Option<String>,
+    pub connections: Vec<SnapConnection>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SnapConnection {
+    pub id: String,
+    pub kind: Option<String>,
+    pub state: Option<String>,
+    pub initial: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sample {
+    pub time: Option<i64>,
+    pub rtt_ms: Option<f64>,
+    pub jitter_ms: Option<f64>,
+    pub packets_lost: Option<f64>,
+    pub packets: Option<f64>,
+}
+
+const CATEGORIES: [(&str, Option<Machine>); 7] = [
+    ("SIGNALING", Some(Machine::Signaling)),
+    ("SharedMediaSIGNALING", Some(Machine::Signaling)),
+    ("SESSION", Some(Machine::Session)),
+    ("SharedMediaSession", Some(Machine::Session)),
+    ("CallSession", Some(Machine::CallSession)),
+    ("RtcPeerConnectionManager", None),
+    ("RtcPeerConnectionManagerV2", None),
+];
+
+fn category(token: &str) -> Option<Option<Machine>> {
+    CATEGORIES
+        .iter()
+        .find(|(name, _)| *name == token)
+        .map(|(_, m)| *m)
+}
+
+/// Recognizes one entry. `objects` is decoded only for snapshots and API
+/// requests.
+pub fn recognize(text: &str, objects: Option<&RawValue>) -> Option<Event> {
+    let t = text.trim();
+    let first = *t.as_bytes().first()?;
+    match first {
+        b'G' if t.starts_with("GET_AGENT_SNAPSHOT succeeded") => {
+            return objects.and_then(parse_snapshot).map(Event::Snapshot);
+        }
+        b'S' => {
+            if let Some(rest) = t.strip_prefix("Sending API_REQUEST event for ") {
+                let method = rest.split(' ').next()?.to_string();
+                let (contact_id, connection_id) = objects.map(api_params).unwrap_or_default();
+                return Some(Event::ApiRequest {
+                    method,
+                    contact_id,
+                    connection_id,
+                });
+            }
+            if let Some(rest) = t.strip_prefix("Softphone call detected:") {
+                return contact_detected(rest, true);
+            }
+            if let Some(rest) = t.strip_prefix("Softphone error occurred") {
+                let detail = rest.trim_start_matches([' ', ':']).split(' ').next();
+                return Some(Event::Trouble {
+                    trouble: Trouble::SoftphoneError,
+                    id: None,
+                    shared: false,
+                    detail: detail.filter(|d| !d.is_empty()).map(str::to_string),
+                });
+            }
+            if t.starts_with("Softphone call failed due to CallNotFoundException") {
+                return Some(Event::Trouble {
+                    trouble: Trouble::CallNotFound,
+                    id: None,
+                    shared: false,
+                    detail: None,
+                });
+            }
+        }
+        b'C' => {
+            if let Some(rest) = t.strip_prefix("Contact detected:") {
+                return contact_detected(rest, false);
+            }
+            if let Some(rest) = t.strip_prefix("Contact exist in the snapshot.") {
+                return contact_detected(rest, true);
+            }
+            if let Some(rest) =
+                t.strip_prefix("Chat Session Successfully established for contactId")
+            {
+                let id = rest.split_whitespace().next()?;
+                return Some(Event::NonVoiceContact {
+                    contact_id: id.to_string(),
+                    kind: "chat",
+                });
+            }
+        }
+        b'P' => {
+            if let Some(name) = t.strip_prefix("Publishing event: ") {
+                let mut parts = name.split("::");
+                if parts.next() == Some("contact") {
+                    let event = parts.next()?;
+                    let id = parts.next()?;
+                    return Some(Event::ContactEvent {
+                        name: event.to_string(),
+                        contact_id: id.trim().to_string(),
+                    });
+                }
+                return None;
+            }
+        }
+        b's' => {
+            if let Some(json) = t.strip_prefix("sendSoftphoneMetrics success") {
+                return parse_metrics(json).map(Event::Metrics);
+            }
+            if let Some(json) = t.strip_prefix("sendSoftphoneReport success") {
+                return Some(Event::Report {
+                    failures: report_failures(json),
+                });
+            }
+        }
+        b'L' if t.starts_with("Log roll interval occurred") => return Some(Event::LogRoll),
+        b'H' if t.starts_with("Heartbeat response not received") => {
+            return Some(Event::Trouble {
+                trouble: Trouble::HeartbeatMissed,
+                id: None,
+                shared: false,
+                detail: None,
+            });
+        }
+        b'A' if t.starts_with("Agent disconnected successfully") => {
+            return Some(Event::AgentDisconnectedLine);
+        }
+        _ => {}
+    }
+    softphone_line(t)
+}
+
+/// `contactId <cid> agent connectionId <conn>` (also `contactId<cid>` with no
+/// space), or the 2017 form `Softphone call detected:  <cid>`.
+fn contact_detected(rest: &str, softphone: bool) -> Option<Event> {
+    let token_after = |key: &str| -> Option<String> {
+        let at = rest.find(key)? + key.len();
+        let tok = rest[at..]
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .next()?;
+        (!tok.is_empty()).then(|| tok.to_string())
+    };
+    let contact_id = match token_after("contactId") {
+        Some(id) => id,
+        None => {
+            let tok = rest.split_whitespace().next()?;
+            looks_like_id(tok).then(|| tok.to_string())?
+        }
+    };
+    let connection_id = token_after("connectionId");
+    Some(Event::ContactDetected {
+        contact_id,
+        connection_id,
+        softphone,
+    })
+}
+
+fn looks_like_id(tok: &str) -> bool {
+    tok.len() >= 8
+        && tok
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'*')
+}
+
+/// Lines from the RTC loggers: `<id> <CATEGORY> <message>`, possibly nested
+/// (`<id> RtcPeerConnectionManager <id> SIGNALING A => B`), possibly with an
+/// empty id (`RtcPeerConnectionManager Initializing…`).
+fn softphone_line(t: &str) -> Option<Event> {
+    let mut ids: Vec<&str> = Vec::new();
+    let mut machine: Option<Machine> = None;
+    let mut shared = false;
+    let mut rest = t;
+    let mut found = false;
+    for _ in 0..3 {
+        let (a, after_a) = split_token(rest);
+        if let Some(m) = category(a) {
+            shared |= a.starts_with("SharedMedia");
+            machine = m.or(machine);
+            found = true;
+            rest = after_a;
+            continue;
+        }
+        let (b, after_b) = split_token(after_a);
+        match category(b) {
+            Some(m) if looks_like_id(a) => {
+                shared |= b.starts_with("SharedMedia");
+                ids.push(a);
+                if m.is_some() {
+                    machine = m;
+                }
+                found = true;
+                rest = after_b;
+            }
+            _ => break,
+        }
+    }
+    if !found {
+        return None;
+    }
+    let id = ids.last().map(|s| s.to_string());
+    let outer_id = (ids.len() > 1).then(|| ids[0].to_string());
+    let msg = rest.trim();
+    let machine = machine?;
+
+    if let Some((from, to)) = transition(msg) {
+        return Some(Event::Transition {
+            machine,
+            shared,
+            id,
+            outer_id,
+            from: (from != "null").then(|| from.to_string()),
+            to: to.to_string(),
+        });
+    }
+    trouble_in(msg).map(|trouble| match trouble {
+        Ok(trouble) => Event::Trouble {
+            trouble,
+            id,
+            shared,
+            detail: None,
+        },
+        Err(()) => Event::IceRecovered { id },
+    })
+}
+
+fn split_token(s: &str) -> (&str, &str) {
+    match s.find(' ') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    }
+}
+
+/// `A => B` at the start of the message (`Substate: A => B` is not a call
+/// state and is left out).
+fn transition(msg: &str) -> Option<(&str, &str)> {
+    let (from, rest) = msg.split_once(" => ")?;
+    let to = rest.split_whitespace().next()?;
+    let is_name =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    (is_name(from) && is_name(to)).then_some((from, to))
+}
+
+/// Session and signaling messages that explain a failure. `Err(())` means
+/// ICE came back.
+fn trouble_in(msg: &str) -> Option<Result<Trouble, ()>> {
+    if let Some(state) = msg.strip_prefix("ICE Connection State:") {
+        return match state.trim() {
+            "failed" => Some(Ok(Trouble::IceFailed)),
+            "disconnected" => Some(Ok(Trouble::LostIce)),
+            "connected" | "completed" => Some(Err(())),
+            _ => None,
+        };
+    }
+    const TABLE: [(&str, Trouble); 13] = [
+        ("ICE restart failed", Trouble::IceRestartFailed),
+        ("Lost ICE connection", Trouble::LostIce),
+        ("Detected Lost ICE connection", Trouble::LostIce),
+        ("ICE collection timed out", Trouble::IceCollectionTimeout),
+        ("No ICE candidate", Trouble::NoIceCandidate),
+        (
+            "[TalkingState] Failed handshaking",
+            Trouble::TalkingSignalingFailed,
+        ),
+        (
+            "Failed handshaking with signaling server",
+            Trouble::HandshakeFailed,
+        ),
+        (
+            "Failed connecting to signaling server",
+            Trouble::SignalingConnectFailed,
+        ),
+        ("User Busy", Trouble::UserBusy),
+        ("Call not found", Trouble::CallNotFound),
+        (
+            "Local media initialization failed",
+            Trouble::MediaInitFailed,
+        ),
+        ("WebSocket onclose", Trouble::SignalingWebSocketClosed),
+        (
+            "Peer connection manager detects RtcSession failure",
+            Trouble::PeerConnectionFailure,
+        ),
+    ];
+    if msg.starts_with("Network offline") {
+        return Some(Ok(Trouble::NetworkOffline));
+    }
+    TABLE
+        .iter()
+        .find(|(p, _)| msg.starts_with(p))
+        .map(|(_, t)| Ok(*t))
+}
+
+#[derive(Deserialize)]
+struct ApiObject<'a> {
+    #[serde(borrow, default)]
+    params: Option<ApiParams<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ApiParams<'a> {
+    #[serde(borrow, default, rename = "contactId")]
+    contact_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "connectionId")]
+    connection_id: Option<Cow<'a, str>>,
+}
+
+fn api_params(objects: &RawValue) -> (Option<String>, Option<String>) {
+    let Ok(list) = serde_json::from_str::<Vec<ApiObject<'_>>>(objects.get()) else {
+        return (None, None);
+    };
+    let params = list.into_iter().find_map(|o| o.params);
+    match params {
+        Some(p) => (
+            p.contact_id.map(Cow::into_owned),
+            p.connection_id.map(Cow::into_owned),
+        ),
+        None => (None, None),
+    }
+}
+
+#[derive(Deserialize)]
+struct SnapshotObject<'a> {
+    #[serde(borrow, default)]
+    snapshot: Option<RawSnapshot<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawSnapshot<'a> {
+    #[serde(borrow, default)]
+    state: Option<RawState<'a>>,
+    #[serde(borrow, default)]
+    contacts: Option<Vec<RawContact<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct RawState<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawContact<'a> {
+    #[serde(borrow, rename = "contactId")]
+    contact_id: Cow<'a, str>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    state: Option<RawState<'a>>,
+    #[serde(borrow, default, rename = "initiationMethod")]
+    initiation: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    connections: Option<Vec<RawConnection<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct RawConnection<'a> {
+    #[serde(borrow, rename = "connectionId")]
+    connection_id: Cow<'a, str>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    state: Option<RawState<'a>>,
+    #[serde(default)]
+    initial: Option<bool>,
+}
+
+fn owned(c: Option<Cow<'_, str>>) -> Option<String> {
+    c.map(Cow::into_owned)
+}
+
+fn parse_snapshot(objects: &RawValue) -> Option<Snapshot> {
+    let list: Vec<SnapshotObject<'_>> = serde_json::from_str(objects.get()).ok()?;
+    let raw = list.into_iter().find_map(|o| o.snapshot)?;
+    let (agent_state, agent_state_type) = match raw.state {
+        Some(s) => (owned(s.name), owned(s.kind)),
+        None => (None, None),
+    };
+    let contacts = raw
+        .contacts
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| SnapContact {
+            id: c.contact_id.into_owned(),
+            kind: owned(c.kind),
+            state: c.state.and_then(|s| owned(s.kind)),
+            initiation: owned(c.initiation),
+            connections: c
+                .connections
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| SnapConnection {
+                    id: k.connection_id.into_owned(),
+                    kind: owned(k.kind),
+                    state: k.state.and_then(|s| owned(s.kind)),
+                    initial: k.initial.unwrap_or(false),
+                })
+                .collect(),
+        })
+        .collect();
+    Some(Snapshot {
+        agent_state,
+        agent_state_type,
+        contacts,
+    })
+}
+
+#[derive(Deserialize)]
+struct RawSample<'a> {
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(default, rename = "roundTripTimeMillis")]
+    rtt: Option<f64>,
+    #[serde(default, rename = "jitterBufferMillis")]
+    jitter: Option<f64>,
+    #[serde(default, rename = "packetsLost")]
+    lost: Option<f64>,
+    #[serde(default, rename = "packetsCount")]
+    count: Option<f64>,
+}
+
+fn parse_metrics(json: &str) -> Option<Vec<Sample>> {
+    let raw: Vec<RawSample<'_>> = serde_json::from_str(json.trim()).ok()?;
+    Some(
+        raw.into_iter()
+            .map(|r| Sample {
+                time: r.timestamp.as_deref().and_then(crate::time::parse_iso8601),
+                rtt_ms: r.rtt.filter(|v| v.is_finite() && *v >= 0.0),
+                jitter_ms: r.jitter.filter(|v| v.is_finite() && *v >= 0.0),
+                packets_lost: r.lost.filter(|v| v.is_finite() && *v >= 0.0),
+                packets: r.count.filter(|v| v.is_finite() && *v >= 0.0),
+            })
+            .collect(),
+    )
+}
+
+/// The `*Failure` flags set to true in an end-of-call report, sorted.
+fn report_failures(json: &str) -> Vec<String> {
+    let Ok(map) =
+        serde_json::from_str::<std::collections::BTreeMap<Cow<'_, str>, &RawValue>>(json.trim())
+    else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter(|(k, v)| k.ends_with("Failure") && v.get() == "true")
+        .map(|(k, _)| k.into_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tr(
+        text: &str,
+    ) -> (
+        Machine,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    ) {
+        match recognize(text, None) {
+            Some(Event::Transition {
+                machine,
+                id,
+                outer_id,
+                from,
+                to,
+                ..
+            }) => (machine, id, outer_id, from, to),
+            other => panic!("not a transition: {text:?} -> {other:?}"),
+        }
+    }
+
+    #[test]
+    fn signaling_lines_in_every_prefix_form() {
+        let (m, id, outer, from, to) = tr(
+            " f23586c4-****-****-bf88-5e3ccd504e34 SIGNALING TalkingState => PendingRemoteHangupState",
+        );
+        assert_eq!(m, Machine::Signaling);
+        assert_eq!(id.as_deref(), Some("f23586c4-****-****-bf88-5e3ccd504e34"));
+        assert_eq!(
+            (outer, from.as_deref(), to.as_str()),
+            (None, Some("TalkingState"), "PendingRemoteHangupState")
+        );
+
+        let (_, id, _, from, to) = tr(" abc-123-def SIGNALING null => PendingConnectState");
+        assert_eq!(
+            (id.as_deref(), from, to.as_str()),
+            (Some("abc-123-def"), None, "PendingConnectState")
+        );
+
+        let (m, id, outer, _, to) = tr(
+            " 11111111-aaaa RtcPeerConnectionManager 22222222-bbbb SIGNALING TalkingState => IdleState",
+        );
+        assert_eq!(m, Machine::Signaling);
+        assert_eq!(id.as_deref(), Some("22222222-bbbb"));
+        assert_eq!(outer.as_deref(), Some("11111111-aaaa"));
+        assert_eq!(to, "IdleState");
+
+        let (m, id, ..) =
+            tr(" 33333333-cccc SharedMediaSIGNALING PendingAcceptState => TalkingState");
+        assert_eq!(
+            (m, id.as_deref()),
+            (Machine::Signaling, Some("33333333-cccc"))
+        );
+        let (m, ..) = tr(" 44444444-dddd CallSession TalkingState => DisconnectedState");
+        assert_eq!(m, Machine::CallSession);
+        let (m, ..) = tr(" 44444444-dddd SESSION AcceptState => TalkingState");
+        assert_eq!(m, Machine::Session);
+    }
+
+    #[test]
+    fn substates_and_plain_messages_are_not_transitions() {
+        assert!(
+            recognize(
+                " 44444444-dddd SESSION Substate: ConnectedSubstate => IceRestartSubstate",
+                None
+            )
+            .is_none()
+        );
+        assert!(
+            recognize(
+                "  RtcPeerConnectionManager Initializing Peer Connection Manager...",
+                None
+            )
+            .is_none()
+        );
+        assert!(recognize("Some SIGNALING A => B told in prose", None).is_none());
+    }
+
+    #[test]
+    fn contact_detected_forms() {
+        for (text, cid, conn, softphone) in [
+            (
+                "Contact detected: contactId c-1234567 agent connectionId k-7654321",
+                "c-1234567",
+                Some("k-7654321"),
+                false,
+            ),
+            (
+                "Softphone call detected: contactId c-1234567 agent connectionId k-7654321",
+                "c-1234567",
+                Some("k-7654321"),
+                true,
+            ),
+            (
+                "Softphone call detected:  c-12345678",
+                "c-12345678",
+                None,
+                true,
+            ),
+            (
+                "Contact exist in the snapshot. Reinitiate the Contact and RTC session creation for contactIdc-1234567 agent connectionId k-7654321",
+                "c-1234567",
+                Some("k-7654321"),
+                true,
+            ),
+        ] {
+            match recognize(text, None) {
+                Some(Event::ContactDetected {
+                    contact_id,
+                    connection_id,
+                    softphone: s,
+                }) => {
+                    assert_eq!(contact_id, cid, "{text}");
+                    assert_eq!(connection_id.as_deref(), conn, "{text}");
+                    assert_eq!(s, softphone, "{text}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn api_request_reads_params_from_objects() {
+        let objects: Box<RawValue> = serde_json::from_str(
+            r#"[{"method":"destroyConnection","params":{"contactId":"c-1","connectionId":"k-1"},"stack":"x"}]"#,
+        )
+        .unwrap();
+        match recognize(
+            "Sending API_REQUEST event for destroyConnection to upstream",
+            Some(&objects),
+        ) {
+            Some(Event::ApiRequest {
+                method,
+                contact_id,
+                connection_id,
+            }) => {
+                assert_eq!(method, "destroyConnection");
+                assert_eq!(contact_id.as_deref(), Some("c-1"));
+                assert_eq!(connection_id.as_deref(), Some("k-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn metrics_and_report() {
+        let text = r#" sendSoftphoneMetrics success[{"softphoneStreamType":"audio_input","timestamp":"2026-01-01T00:00:01.000Z","packetsLost":0,"packetsCount":0,"jitterBufferMillis":20,"roundTripTimeMillis":10},{"softphoneStreamType":"audio_output","timestamp":"2026-01-01T00:00:01.000Z","packetsLost":2,"packetsCount":50,"jitterBufferMillis":3,"roundTripTimeMillis":null}]"#;
+        match recognize(text, None) {
+            Some(Event::Metrics(s)) => {
+                assert_eq!(s.len(), 2);
+                assert_eq!(s[0].rtt_ms, Some(10.0));
+                assert_eq!(s[1].rtt_ms, None);
+                assert_eq!((s[1].packets_lost, s[1].packets), (Some(2.0), Some(50.0)));
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = r#"sendSoftphoneReport success{"callStartTime":"x","iceCollectionFailure":false,"signallingConnectionFailure":true,"handshakingFailure":true}"#;
+        match recognize(text, None) {
+            Some(Event::Report { failures }) => {
+                assert_eq!(
+                    failures,
+                    ["handshakingFailure", "signallingConnectionFailure"]
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn troubles_and_events() {
+        let cases = [
+            (" c-12345678 SESSION Lost ICE connection", Trouble::LostIce),
+            (
+                " c-12345678 SESSION ICE Connection State:  failed",
+                Trouble::IceFailed,
+            ),
+            (
+                " c-12345678 SESSION ICE collection timed out",
+                Trouble::IceCollectionTimeout,
+            ),
+            (
+                " c-12345678 SESSION Call not found. One of the participant probably hungup.",
+                Trouble::CallNotFound,
+            ),
+            (
+                " c-12345678 SIGNALING WebSocket onclose code=1006, reason=",
+                Trouble::SignalingWebSocketClosed,
+            ),
+            (
+                " c-12345678 SESSION [TalkingState] Failed handshaking with signaling server",
+                Trouble::TalkingSignalingFailed,
+            ),
+        ];
+        for (text, want) in cases {
+            match recognize(text, None) {
+                Some(Event::Trouble { trouble, id, .. }) => {
+                    assert_eq!(trouble, want, "{text}");
+                    assert_eq!(id.as_deref(), Some("c-12345678"));
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        match recognize(
+            "Softphone error occurred :  ice_collection_timeout Ice collection timed out.",
+            None,
+        ) {
+            Some(Event::Trouble {
+                trouble: Trouble::SoftphoneError,
+                detail,
+                ..
+            }) => {
+                assert_eq!(detail.as_deref(), Some("ice_collection_timeout"))
+            }
+            other => panic!("{other:?}"),
+        }
+        match recognize("Publishing event: contact::missed::c-1", None) {
+            Some(Event::ContactEvent { name, contact_id }) => {
+                assert_eq!((name.as_str(), contact_id.as_str()), ("missed", "c-1"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(recognize("Publishing event: contact::missed", None).is_none());
+    }
+}

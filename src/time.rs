@@ -1,0 +1,201 @@
+//! Entry times: ISO-8601 strings or epoch milliseconds, normalised to epoch
+//! milliseconds and printed back as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+
+/// Milliseconds since 1970-01-01T00:00:00Z.
+pub type Millis = i64;
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`, the form
+/// `Date.prototype.toISOString` writes, plus offsets and a space separator.
+pub fn parse_iso8601(s: &str) -> Option<Millis> {
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<i64> {
+        let mut v = 0i64;
+        for &c in b.get(from..to)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+        }
+        Some(v)
+    };
+    if b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 3 {
+                millis = millis * 10 + i64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 {
+            return None;
+        }
+        for _ in digits..3 {
+            millis *= 10;
+        }
+    }
+    let offset_min = match b.get(i) {
+        None => 0, // no zone: the CCP always writes Z; treat a bare time as UTC
+        Some(b'Z') | Some(b'z') if i + 1 == b.len() => 0,
+        Some(&sign @ (b'+' | b'-')) => {
+            let rest = &s[i + 1..];
+            let (h, m) = match rest.len() {
+                5 if rest.as_bytes()[2] == b':' => (num(i + 1, i + 3)?, num(i + 4, i + 6)?),
+                4 => (num(i + 1, i + 3)?, num(i + 3, i + 5)?),
+                2 => (num(i + 1, i + 3)?, 0),
+                _ => return None,
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let total = h * 60 + m;
+            if sign == b'+' { total } else { -total }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+    Some(secs * 1000 + millis)
+}
+
+/// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn format_iso8601(ms: Millis) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let (h, min, s, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's days-from-civil algorithm (proleptic Gregorian calendar).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expected values checked with GNU date: `date -u -d 2019-10-03T18:21:26.478Z +%s%3N`.
+    #[test]
+    fn parses_the_ccp_form() {
+        assert_eq!(
+            parse_iso8601("2019-10-03T18:21:26.478Z"),
+            Some(1_570_126_886_478)
+        );
+        assert_eq!(parse_iso8601("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(
+            parse_iso8601("2024-02-29T23:59:59.999Z"),
+            Some(1_709_251_199_999)
+        );
+    }
+
+    #[test]
+    fn parses_offsets_fractions_and_no_fraction() {
+        assert_eq!(
+            parse_iso8601("2019-10-03T20:21:26.478+02:00"),
+            Some(1_570_126_886_478)
+        );
+        assert_eq!(
+            parse_iso8601("2019-10-03T18:21:26Z"),
+            Some(1_570_126_886_000)
+        );
+        assert_eq!(
+            parse_iso8601("2019-10-03T18:21:26.4Z"),
+            Some(1_570_126_886_400)
+        );
+        assert_eq!(
+            parse_iso8601("2019-10-03T18:21:26.478123Z"),
+            Some(1_570_126_886_478)
+        );
+        assert_eq!(
+            parse_iso8601("2019-10-03T13:21:26.478-0500"),
+            Some(1_570_126_886_478)
+        );
+    }
+
+    #[test]
+    fn rejects_bad_dates() {
+        for bad in [
+            "",
+            "2019-10-03",
+            "2019-13-03T18:21:26.478Z",
+            "2019-02-29T18:21:26.478Z",
+            "2019-10-03T24:21:26.478Z",
+            "2019-10-03T18:21:26.Z",
+            "2019-10-03T18:21:26.478Zjunk",
+            "not a time at all, no",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_and_round_trips() {
+        assert_eq!(
+            format_iso8601(1_570_126_886_478),
+            "2019-10-03T18:21:26.478Z"
+        );
+        assert_eq!(format_iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_iso8601(-1), "1969-12-31T23:59:59.999Z");
+        for ms in [0, 951_782_400_000, 1_709_251_199_999, 4_102_444_800_123] {
+            assert_eq!(parse_iso8601(&format_iso8601(ms)), Some(ms));
+        }
+    }
+}
