@@ -19,6 +19,7 @@ pub use handler::{Handler, InvocationError};
 pub use object::Outcome;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_s3::config::SharedHttpClient;
 use aws_smithy_http_client::tls;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -47,15 +48,20 @@ pub fn init_logging(format: LogFormat) {
 /// sources (including `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_S3`), over a
 /// rustls + ring HTTPS client.
 pub async fn load_sdk_config() -> SdkConfig {
-    let http_client = aws_smithy_http_client::Builder::new()
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The HTTP client every SDK client here uses: hyper 1 + rustls with ring
+/// (plain `http://` endpoints work too, for local S3-compatible servers).
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
         ))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client)
-        .load()
-        .await
+        .build_https()
 }
 
 /// The S3 client for `sdk`, with path-style addressing when configured.
