@@ -30,7 +30,10 @@ async fn s3_put_writes_the_result_next_to_the_log() {
     let log = two_call_log();
     put(&s3, BUCKET, KEY, &log).await;
 
-    let response = handler.handle(s3_put_event(BUCKET, "uploads%2Fagent-log.txt"), "req-1").await.unwrap();
+    let response = handler
+        .handle(s3_put_event(BUCKET, "uploads%2Fagent-log.txt"), "req-1")
+        .await
+        .unwrap();
     assert_eq!(response["written"], 1);
     assert_eq!(response["failed"], 0);
 
@@ -39,8 +42,17 @@ async fn s3_put_writes_the_result_next_to_the_log() {
     assert_eq!(doc["source"]["bucket"], BUCKET);
     assert_eq!(doc["source"]["key"], KEY);
     assert_eq!(doc["source"]["size"], log.len() as u64);
-    let head = s3.head_object().bucket(BUCKET).key(KEY).send().await.unwrap();
-    assert_eq!(doc["source"]["etag"], head.e_tag().unwrap().trim_matches('"'));
+    let head = s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["source"]["etag"],
+        head.e_tag().unwrap().trim_matches('"')
+    );
     assert_eq!(doc["log"]["gzip"], false);
 
     // The streamed read gives exactly what the core gives for the same bytes.
@@ -51,10 +63,14 @@ async fn s3_put_writes_the_result_next_to_the_log() {
         size: Some(log.len() as u64),
         ..Default::default()
     };
-    let direct = ccp_disconnect::classify(&log[..], source, &ccp_disconnect::Options::default()).unwrap();
+    let direct =
+        ccp_disconnect::classify(&log[..], source, &ccp_disconnect::Options::default()).unwrap();
     let (stored, _) = get(&s3, BUCKET, RESULT_KEY).await.unwrap();
     assert_eq!(stored, direct.to_json_line());
-    assert_eq!(list_keys(&s3, BUCKET).await, vec![RESULT_KEY.to_owned(), KEY.to_owned()]);
+    assert_eq!(
+        list_keys(&s3, BUCKET).await,
+        vec![RESULT_KEY.to_owned(), KEY.to_owned()]
+    );
 }
 
 #[tokio::test]
@@ -64,12 +80,20 @@ async fn url_encoded_keys_are_decoded() {
     let cases = [
         ("uploads/agent-log (1).txt", "uploads/agent-log+%281%29.txt"),
         ("uploads/a+b.txt", "uploads/a%2Bb.txt"),
-        ("uploads/café 日志/100% sure.txt", "uploads%2Fcaf%C3%A9+%E6%97%A5%E5%BF%97%2F100%25+sure.txt"),
+        (
+            "uploads/café 日志/100% sure.txt",
+            "uploads%2Fcaf%C3%A9+%E6%97%A5%E5%BF%97%2F100%25+sure.txt",
+        ),
     ];
     for (key, _) in cases {
         put(&s3, BUCKET, key, &two_call_log()).await;
     }
-    let event = s3_event(cases.iter().map(|(_, raw)| s3_record(BUCKET, raw)).collect());
+    let event = s3_event(
+        cases
+            .iter()
+            .map(|(_, raw)| s3_record(BUCKET, raw))
+            .collect(),
+    );
     let response = handler.handle(event, "req-keys").await.unwrap();
     assert_eq!(response["written"], 3, "{response}");
     for (key, _) in cases {
@@ -78,7 +102,12 @@ async fn url_encoded_keys_are_decoded() {
         assert_two_call_verdicts(&doc);
     }
     // No object was created under a still-encoded name.
-    assert!(list_keys(&s3, BUCKET).await.iter().all(|k| !k.contains('%') || k.contains("100% sure")));
+    assert!(
+        list_keys(&s3, BUCKET)
+            .await
+            .iter()
+            .all(|k| !k.contains('%') || k.contains("100% sure"))
+    );
 }
 
 #[tokio::test]
@@ -86,7 +115,10 @@ async fn result_objects_are_never_processed() {
     let (_moto, s3, handler) = setup().await;
     put(&s3, BUCKET, RESULT_KEY, b"{}\n").await;
     let response = handler
-        .handle(s3_put_event(BUCKET, "results%2Fuploads%2Fagent-log.txt.json"), "req-guard")
+        .handle(
+            s3_put_event(BUCKET, "results%2Fuploads%2Fagent-log.txt.json"),
+            "req-guard",
+        )
         .await
         .unwrap();
     assert_eq!(response["skipped"], 1);
@@ -108,21 +140,42 @@ async fn results_bucket_elsewhere() {
     let handler = Handler::new(s3.clone(), config);
     // With results in another bucket, `results/` in the source bucket is input.
     put(&s3, BUCKET, "results/agent-log.txt", &two_call_log()).await;
-    handler.handle(s3_put_event(BUCKET, "results/agent-log.txt"), "r").await.unwrap();
+    handler
+        .handle(s3_put_event(BUCKET, "results/agent-log.txt"), "r")
+        .await
+        .unwrap();
     let doc = result_doc(&s3, "ccp-results", "out/results/agent-log.txt.json").await;
     assert_two_call_verdicts(&doc);
     assert_eq!(doc["source"]["bucket"], BUCKET);
-    assert_eq!(list_keys(&s3, BUCKET).await, vec!["results/agent-log.txt".to_owned()]);
+    assert_eq!(
+        list_keys(&s3, BUCKET).await,
+        vec!["results/agent-log.txt".to_owned()]
+    );
     // An object under the prefix of the results bucket is skipped.
-    let response = handler.handle(s3_put_event("ccp-results", "out/results/agent-log.txt.json"), "r2").await.unwrap();
+    let response = handler
+        .handle(
+            s3_put_event("ccp-results", "out/results/agent-log.txt.json"),
+            "r2",
+        )
+        .await
+        .unwrap();
     assert_eq!(response["skipped"], 1);
 }
 
 #[tokio::test]
 async fn unreadable_log_gets_a_rejected_result_and_no_retry() {
     let (_moto, s3, handler) = setup().await;
-    put(&s3, BUCKET, "uploads/notes.txt", b"call the customer back tomorrow\n").await;
-    let response = handler.handle(s3_put_event(BUCKET, "uploads/notes.txt"), "req-rej").await.unwrap();
+    put(
+        &s3,
+        BUCKET,
+        "uploads/notes.txt",
+        b"call the customer back tomorrow\n",
+    )
+    .await;
+    let response = handler
+        .handle(s3_put_event(BUCKET, "uploads/notes.txt"), "req-rej")
+        .await
+        .unwrap();
     assert_eq!(response["written"], 1);
     let doc = result_doc(&s3, BUCKET, "results/uploads/notes.txt.json").await;
     assert_eq!(doc["status"], "rejected");
@@ -134,24 +187,52 @@ async fn unreadable_log_gets_a_rejected_result_and_no_retry() {
 #[tokio::test]
 async fn object_over_the_size_cap_is_rejected_unread() {
     let (_moto, s3, _) = setup().await;
-    let handler = Handler::new(s3.clone(), Config { max_object_bytes: 100, ..Config::default() });
+    let handler = Handler::new(
+        s3.clone(),
+        Config {
+            max_object_bytes: 100,
+            ..Config::default()
+        },
+    );
     let log = two_call_log();
     assert!(log.len() > 100);
     put(&s3, BUCKET, KEY, &log).await;
-    handler.handle(s3_put_event(BUCKET, KEY), "req-big").await.unwrap();
+    handler
+        .handle(s3_put_event(BUCKET, KEY), "req-big")
+        .await
+        .unwrap();
     let doc = result_doc(&s3, BUCKET, RESULT_KEY).await;
     assert_eq!(doc["status"], "rejected");
     assert_eq!(doc["error"]["kind"], "too_large");
     assert_eq!(doc["source"]["size"], log.len() as u64);
-    assert!(doc["error"]["message"].as_str().unwrap().contains("MAX_OBJECT_BYTES"));
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MAX_OBJECT_BYTES")
+    );
 
     // The cap also bounds decompressed bytes: a small gzip of a bigger log.
-    let handler = Handler::new(s3.clone(), Config { max_object_bytes: 1000, ..Config::default() });
+    let handler = Handler::new(
+        s3.clone(),
+        Config {
+            max_object_bytes: 1000,
+            ..Config::default()
+        },
+    );
     let big = ccp_log(&[(AGENT_CALL, Ending::Agent); 5]);
     let packed = gzip(&big);
-    assert!(packed.len() < 1000 && big.len() > 1000, "{} {}", packed.len(), big.len());
+    assert!(
+        packed.len() < 1000 && big.len() > 1000,
+        "{} {}",
+        packed.len(),
+        big.len()
+    );
     put(&s3, BUCKET, "uploads/big.txt.gz", &packed).await;
-    handler.handle(s3_put_event(BUCKET, "uploads/big.txt.gz"), "req-bomb").await.unwrap();
+    handler
+        .handle(s3_put_event(BUCKET, "uploads/big.txt.gz"), "req-bomb")
+        .await
+        .unwrap();
     let doc = result_doc(&s3, BUCKET, "results/uploads/big.txt.gz.json").await;
     assert_eq!(doc["status"], "rejected");
     assert_eq!(doc["error"]["kind"], "too_large");
@@ -160,7 +241,10 @@ async fn object_over_the_size_cap_is_rejected_unread() {
 #[tokio::test]
 async fn missing_object_is_logged_and_succeeds() {
     let (_moto, s3, handler) = setup().await;
-    let response = handler.handle(s3_put_event(BUCKET, "uploads/gone.txt"), "req-gone").await.unwrap();
+    let response = handler
+        .handle(s3_put_event(BUCKET, "uploads/gone.txt"), "req-gone")
+        .await
+        .unwrap();
     assert_eq!(response["missing"], 1);
     assert_eq!(response["failed"], 0);
     assert!(list_keys(&s3, BUCKET).await.is_empty());
@@ -185,7 +269,10 @@ async fn gzip_by_content_and_by_content_encoding() {
         s3_record(BUCKET, "uploads/encoded.txt"),
     ]);
     handler.handle(event, "req-gz").await.unwrap();
-    for key in ["results/uploads/agent-log.txt.gz.json", "results/uploads/encoded.txt.json"] {
+    for key in [
+        "results/uploads/agent-log.txt.gz.json",
+        "results/uploads/encoded.txt.json",
+    ] {
         let doc = result_doc(&s3, BUCKET, key).await;
         assert_two_call_verdicts(&doc);
         assert_eq!(doc["log"]["gzip"], true, "{key}");
@@ -197,11 +284,17 @@ async fn gzip_by_content_and_by_content_encoding() {
 async fn duplicate_delivery_writes_identical_bytes() {
     let (_moto, s3, handler) = setup().await;
     put(&s3, BUCKET, KEY, &two_call_log()).await;
-    handler.handle(s3_put_event(BUCKET, KEY), "first").await.unwrap();
+    handler
+        .handle(s3_put_event(BUCKET, KEY), "first")
+        .await
+        .unwrap();
     let (first, _) = get(&s3, BUCKET, RESULT_KEY).await.unwrap();
     // Overwrite the result with something else, so the second write is seen.
     put(&s3, BUCKET, RESULT_KEY, b"stale").await;
-    handler.handle(s3_put_event(BUCKET, KEY), "second").await.unwrap();
+    handler
+        .handle(s3_put_event(BUCKET, KEY), "second")
+        .await
+        .unwrap();
     let (second, _) = get(&s3, BUCKET, RESULT_KEY).await.unwrap();
     assert_eq!(first, second);
     assert_two_call_verdicts(&serde_json::from_slice(&second).unwrap());
@@ -273,9 +366,15 @@ async fn eventbridge_object_created() {
     put(&s3, BUCKET, KEY, &two_call_log()).await;
     // A key whose `+` is literal: the decoded form is tried first, then the key as written.
     put(&s3, BUCKET, "uploads/a+b log.txt", &two_call_log()).await;
-    handler.handle(eventbridge_event(BUCKET, KEY), "eb-1").await.unwrap();
+    handler
+        .handle(eventbridge_event(BUCKET, KEY), "eb-1")
+        .await
+        .unwrap();
     assert_two_call_verdicts(&result_doc(&s3, BUCKET, RESULT_KEY).await);
-    let response = handler.handle(eventbridge_event(BUCKET, "uploads/a+b log.txt"), "eb-2").await.unwrap();
+    let response = handler
+        .handle(eventbridge_event(BUCKET, "uploads/a+b log.txt"), "eb-2")
+        .await
+        .unwrap();
     assert_eq!(response["written"], 1);
     let doc = result_doc(&s3, BUCKET, "results/uploads/a+b log.txt.json").await;
     assert_eq!(doc["source"]["key"], "uploads/a+b log.txt");
@@ -292,7 +391,12 @@ fn batch_results(response: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["taskId"].as_str().unwrap().to_owned(), r["resultCode"].as_str().unwrap().to_owned()))
+        .map(|r| {
+            (
+                r["taskId"].as_str().unwrap().to_owned(),
+                r["resultCode"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -300,7 +404,13 @@ fn batch_results(response: &Value) -> Vec<(String, String)> {
 async fn batch_operations_schema_1() {
     let (_moto, s3, handler) = setup().await;
     put(&s3, BUCKET, KEY, &two_call_log()).await;
-    put(&s3, BUCKET, RESULT_KEY.replace("agent-log", "old").as_str(), b"{}").await;
+    put(
+        &s3,
+        BUCKET,
+        RESULT_KEY.replace("agent-log", "old").as_str(),
+        b"{}",
+    )
+    .await;
     let arn = format!("arn:aws:s3:::{BUCKET}");
     let event = json!({
         "invocationSchemaVersion": "1.0",
@@ -316,10 +426,18 @@ async fn batch_operations_schema_1() {
     });
     let response = handler.handle(event, "batch-1").await.unwrap();
     assert_eq!(response["invocationSchemaVersion"], "1.0");
-    assert_eq!(response["invocationId"], "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo");
+    assert_eq!(
+        response["invocationId"],
+        "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo"
+    );
     assert_eq!(response["treatMissingKeysAs"], "PermanentFailure");
     let strings = |id: &str| {
-        response["results"].as_array().unwrap().iter().find(|r| r["taskId"] == id).unwrap()["resultString"]
+        response["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["taskId"] == id)
+            .unwrap()["resultString"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -356,7 +474,10 @@ async fn batch_operations_schema_2_and_temporary_failure() {
     };
     let response = handler.handle(event(BUCKET), "batch-2").await.unwrap();
     assert_eq!(response["invocationSchemaVersion"], "2.0");
-    assert_eq!(batch_results(&response), [("t-enc".to_owned(), "Succeeded".to_owned())]);
+    assert_eq!(
+        batch_results(&response),
+        [("t-enc".to_owned(), "Succeeded".to_owned())]
+    );
     let doc = result_doc(&s3, BUCKET, "results/uploads/agent-log (1).txt.json").await;
     assert_two_call_verdicts(&doc);
 
@@ -364,29 +485,48 @@ async fn batch_operations_schema_2_and_temporary_failure() {
     let dead = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new(REGION))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("a", "b", None, None, "t"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "a", "b", None, None, "t",
+        ))
         .endpoint_url(format!("http://127.0.0.1:{}", free_port()))
         .force_path_style(true)
-        .retry_config(RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(1)))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
         .http_client(ccp_disconnect::lambda::https_client())
         .build();
     let handler = Handler::new(aws_sdk_s3::Client::from_conf(dead), Config::default());
     let response = handler.handle(event(BUCKET), "batch-3").await.unwrap();
-    assert_eq!(batch_results(&response), [("t-enc".to_owned(), "TemporaryFailure".to_owned())]);
+    assert_eq!(
+        batch_results(&response),
+        [("t-enc".to_owned(), "TemporaryFailure".to_owned())]
+    );
 }
 
 #[tokio::test]
 async fn failures_fail_direct_invocations() {
     let (_moto, s3, handler) = setup().await;
     put(&s3, BUCKET, KEY, &two_call_log()).await;
-    let event = s3_event(vec![s3_record("no-such-bucket-here", KEY), s3_record(BUCKET, KEY)]);
+    let event = s3_event(vec![
+        s3_record("no-such-bucket-here", KEY),
+        s3_record(BUCKET, KEY),
+    ]);
     let err = handler.handle(event, "req-fail").await.unwrap_err();
     assert_eq!(err.error_type, "ObjectsFailed");
-    assert!(err.message.contains("no-such-bucket-here"), "{}", err.message);
+    assert!(
+        err.message.contains("no-such-bucket-here"),
+        "{}",
+        err.message
+    );
     // The good record was still processed.
     assert_two_call_verdicts(&result_doc(&s3, BUCKET, RESULT_KEY).await);
 
-    let err = handler.handle(json!({"hello": "world"}), "req-unknown").await.unwrap_err();
+    let err = handler
+        .handle(json!({"hello": "world"}), "req-unknown")
+        .await
+        .unwrap_err();
     assert_eq!(err.error_type, "UnrecognizedEvent");
 
     // Not ObjectCreated: acknowledged, nothing read.

@@ -50,7 +50,9 @@ impl CuttingS3 {
                             return; // close mid-body (or after a full one)
                         }
                         seen.lock().unwrap().push(req.path.clone());
-                        let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n");
+                        let _ = writer.write_all(
+                            b"HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n",
+                        );
                     }
                 });
             }
@@ -65,11 +67,17 @@ async fn full_body_from_the_stand_in_is_classified() {
     let log = two_call_log();
     let server = CuttingS3::start(log.clone(), log.len());
     let handler = Handler::new(s3_client(&server.endpoint), Config::default());
-    let response = handler.handle(s3_put_event("b", "uploads/agent-log.txt"), "full").await.unwrap();
+    let response = handler
+        .handle(s3_put_event("b", "uploads/agent-log.txt"), "full")
+        .await
+        .unwrap();
     assert_eq!(response["written"], 1, "{response}");
     let puts = server.puts.lock().unwrap().clone();
     assert_eq!(puts.len(), 1);
-    assert!(puts[0].starts_with("/b/results/uploads/agent-log.txt.json"), "{puts:?}");
+    assert!(
+        puts[0].starts_with("/b/results/uploads/agent-log.txt.json"),
+        "{puts:?}"
+    );
 }
 
 #[tokio::test]
@@ -79,12 +87,21 @@ async fn cut_body_fails_and_writes_nothing() {
     let server = CuttingS3::start(log.clone(), log.len() / 2);
     let handler = Handler::new(s3_client(&server.endpoint), Config::default());
 
-    let err = handler.handle(s3_put_event("b", "uploads/agent-log.txt"), "cut-s3").await.unwrap_err();
+    let err = handler
+        .handle(s3_put_event("b", "uploads/agent-log.txt"), "cut-s3")
+        .await
+        .unwrap_err();
     assert_eq!(err.error_type, "ObjectsFailed");
 
-    let sqs = sqs_event(vec![sqs_message("m1", &s3_put_event("b", "uploads/agent-log.txt").to_string())]);
+    let sqs = sqs_event(vec![sqs_message(
+        "m1",
+        &s3_put_event("b", "uploads/agent-log.txt").to_string(),
+    )]);
     let response = handler.handle(sqs, "cut-sqs").await.unwrap();
-    assert_eq!(response, json!({"batchItemFailures": [{"itemIdentifier": "m1"}]}));
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m1"}]})
+    );
 
     let batch = json!({
         "invocationSchemaVersion": "1.0", "invocationId": "i", "job": {"id": "j"},
@@ -93,5 +110,8 @@ async fn cut_body_fails_and_writes_nothing() {
     let response = handler.handle(batch, "cut-batch").await.unwrap();
     assert_eq!(response["results"][0]["resultCode"], "TemporaryFailure");
 
-    assert!(server.puts.lock().unwrap().is_empty(), "a result was written from half a log");
+    assert!(
+        server.puts.lock().unwrap().is_empty(),
+        "a result was written from half a log"
+    );
 }

@@ -278,7 +278,7 @@ async fn process_key(
             }
             return failed(
                 is_retryable(&err),
-                format!("GetObject: {}", DisplayErrorContext(&err)),
+                format!("GetObject: {}", describe_sdk_error(&err)),
             );
         }
     };
@@ -338,7 +338,7 @@ async fn process_key(
             is_retryable(&err),
             format!(
                 "PutObject s3://{result_bucket}/{result_key}: {}",
-                DisplayErrorContext(&err)
+                describe_sdk_error(&err)
             ),
         );
     }
@@ -430,6 +430,22 @@ impl<R: Read> Read for LengthChecked<R> {
             }
         }
         Ok(n)
+    }
+}
+
+/// A one-line description: the S3 error code and message for service errors
+/// (not the raw response), the error chain otherwise.
+fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    err: &SdkError<E, HttpResponse>,
+) -> String {
+    match err {
+        SdkError::ServiceError(service) => format!(
+            "{} (HTTP {}): {}",
+            err.code().unwrap_or("unknown error"),
+            service.raw().status().as_u16(),
+            err.message().unwrap_or("no message")
+        ),
+        _ => DisplayErrorContext(err).to_string(),
     }
 }
 

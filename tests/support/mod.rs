@@ -26,7 +26,10 @@ pub const SECRET_KEY: &str = "testing";
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// A moto S3 server on 127.0.0.1, killed when dropped.
@@ -56,7 +59,10 @@ impl Moto {
                  and put .venv/bin on PATH (or set MOTO_SERVER to the moto_server path)."
             ),
         };
-        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let mut moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Ok(Some(status)) = moto.child.try_wait() {
@@ -65,7 +71,10 @@ impl Moto {
             if http_get_ok(port) {
                 return moto;
             }
-            assert!(Instant::now() < deadline, "{program} did not answer on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "{program} did not answer on port {port}"
+            );
             thread::sleep(Duration::from_millis(50));
         }
     }
@@ -84,9 +93,14 @@ impl Drop for Moto {
 
 /// True when something answers an HTTP request on the port.
 fn http_get_ok(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    if stream.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_err() {
+    if stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut first = [0u8; 12];
@@ -98,7 +112,9 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests"))
+        .credentials_provider(Credentials::new(
+            ACCESS_KEY, SECRET_KEY, None, None, "tests",
+        ))
         .endpoint_url(endpoint)
         .force_path_style(true)
         .http_client(ccp_disconnect::lambda::https_client())
@@ -107,7 +123,11 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
 }
 
 pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
-    s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
+    s3.create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("create bucket");
 }
 
 pub async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) {
@@ -121,16 +141,30 @@ pub async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) 
 }
 
 /// The object's bytes and content type, or `None` when it does not exist.
-pub async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<(Vec<u8>, Option<String>)> {
+pub async fn get(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Option<(Vec<u8>, Option<String>)> {
     match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(resp) => {
             let content_type = resp.content_type().map(str::to_owned);
-            let bytes = resp.body.collect().await.expect("read body").into_bytes().to_vec();
+            let bytes = resp
+                .body
+                .collect()
+                .await
+                .expect("read body")
+                .into_bytes()
+                .to_vec();
             Some((bytes, content_type))
         }
         Err(err) => {
             let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&err).map(str::to_owned);
-            assert_eq!(code.as_deref(), Some("NoSuchKey"), "unexpected GetObject error: {err:?}");
+            assert_eq!(
+                code.as_deref(),
+                Some("NoSuchKey"),
+                "unexpected GetObject error: {err:?}"
+            );
             None
         }
     }
@@ -139,16 +173,29 @@ pub async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<(Ve
 /// The result document for `key`, parsed, after checking it is stored as
 /// `application/json` and is one line of JSON.
 pub async fn result_doc(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Value {
-    let (bytes, content_type) =
-        get(s3, bucket, key).await.unwrap_or_else(|| panic!("no result object s3://{bucket}/{key}"));
+    let (bytes, content_type) = get(s3, bucket, key)
+        .await
+        .unwrap_or_else(|| panic!("no result object s3://{bucket}/{key}"));
     assert_eq!(content_type.as_deref(), Some("application/json"));
-    assert!(bytes.ends_with(b"\n") && !bytes[..bytes.len() - 1].contains(&b'\n'), "one JSON line");
+    assert!(
+        bytes.ends_with(b"\n") && !bytes[..bytes.len() - 1].contains(&b'\n'),
+        "one JSON line"
+    );
     serde_json::from_slice(&bytes).expect("result is JSON")
 }
 
 pub async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
-    let resp = s3.list_objects_v2().bucket(bucket).send().await.expect("list objects");
-    let mut keys: Vec<String> = resp.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
+    let resp = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list objects");
+    let mut keys: Vec<String> = resp
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
     keys.sort();
     keys
 }
@@ -207,7 +254,10 @@ pub const CUSTOMER_CALL: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
 
 /// The usual two-call log: one agent hang-up, one customer hang-up.
 pub fn two_call_log() -> Vec<u8> {
-    ccp_log(&[(AGENT_CALL, Ending::Agent), (CUSTOMER_CALL, Ending::Customer)])
+    ccp_log(&[
+        (AGENT_CALL, Ending::Agent),
+        (CUSTOMER_CALL, Ending::Customer),
+    ])
 }
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -394,7 +444,11 @@ impl RuntimeApi {
     }
 
     pub fn invoke(&self, request_id: &str, payload: Value) {
-        self.state.queue.lock().unwrap().push_back((request_id.to_owned(), payload));
+        self.state
+            .queue
+            .lock()
+            .unwrap()
+            .push_back((request_id.to_owned(), payload));
         self.state.queued.notify_all();
     }
 
@@ -406,9 +460,9 @@ impl RuntimeApi {
             if let Some(r) = replies.iter().find(|r| r.request_id == request_id) {
                 return r.clone();
             }
-            let left = deadline.checked_duration_since(Instant::now()).unwrap_or_else(|| {
-                panic!("no reply for invocation {request_id}")
-            });
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| panic!("no reply for invocation {request_id}"));
             replies = self.state.replied.wait_timeout(replies, left).unwrap().0;
         }
     }
@@ -456,7 +510,9 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
             content_length = value.parse().ok()?;
-        } else if name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            && value.eq_ignore_ascii_case("chunked")
+        {
             chunked = true;
         }
     }
@@ -482,7 +538,9 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
 }
 
 fn serve_connection(stream: TcpStream, state: &RuntimeState) {
-    let Ok(write_half) = stream.try_clone() else { return };
+    let Ok(write_half) = stream.try_clone() else {
+        return;
+    };
     let mut writer = write_half;
     let mut reader = BufReader::new(stream);
     while let Some(req) = read_request(&mut reader) {
@@ -496,7 +554,11 @@ fn serve_connection(stream: TcpStream, state: &RuntimeState) {
                     if let Some(item) = queue.pop_front() {
                         break item;
                     }
-                    queue = state.queued.wait_timeout(queue, Duration::from_millis(200)).unwrap().0;
+                    queue = state
+                        .queued
+                        .wait_timeout(queue, Duration::from_millis(200))
+                        .unwrap()
+                        .0;
                 };
                 drop(queue);
                 let (id, payload) = next;
@@ -514,13 +576,17 @@ fn serve_connection(stream: TcpStream, state: &RuntimeState) {
                      Content-Length: {}\r\n\r\n",
                     body.len()
                 );
-                writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(body.as_bytes())).is_ok()
+                writer
+                    .write_all(head.as_bytes())
+                    .and_then(|_| writer.write_all(body.as_bytes()))
+                    .is_ok()
             }
             ("POST", path) if path.starts_with("/2018-06-01/runtime/invocation/") => {
                 let rest = &path["/2018-06-01/runtime/invocation/".len()..];
                 let (id, kind) = rest.split_once('/').unwrap_or((rest, ""));
-                let body = serde_json::from_slice(&req.body)
-                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&req.body).into_owned()));
+                let body = serde_json::from_slice(&req.body).unwrap_or_else(|_| {
+                    Value::String(String::from_utf8_lossy(&req.body).into_owned())
+                });
                 state.replies.lock().unwrap().push(Reply {
                     request_id: id.to_owned(),
                     kind: kind.to_owned(),
@@ -534,7 +600,9 @@ fn serve_connection(stream: TcpStream, state: &RuntimeState) {
                 state.init_errors.lock().unwrap().push(body);
                 accepted(&mut writer)
             }
-            _ => writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").is_ok(),
+            _ => writer
+                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                .is_ok(),
         };
         if !ok {
             return;
@@ -548,5 +616,8 @@ fn accepted(writer: &mut TcpStream) -> bool {
         "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(body)).is_ok()
+    writer
+        .write_all(head.as_bytes())
+        .and_then(|_| writer.write_all(body))
+        .is_ok()
 }
