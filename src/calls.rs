@@ -694,7 +694,15 @@ impl Tracker {
             c.started_before_log = Some(from.is_some_and(|f| f != "null") && is_mid_call(from));
         }
         c.track(machine).apply(from, to, seen);
-        c.timeline(seen, machine.name(), from, to);
+        // SESSION set-up steps repeat what SIGNALING shows; keep its outcomes.
+        let worth_showing = machine != Machine::Session
+            || matches!(
+                to,
+                "TalkingState" | "DisconnectedState" | "FailedState" | "ConnectContactState"
+            );
+        if worth_showing {
+            c.timeline(seen, machine.name(), from, to);
+        }
         self.current = Some(i);
     }
 

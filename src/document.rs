@@ -108,6 +108,9 @@ pub struct LogInfo {
     /// Earliest and latest entry `time`, ISO-8601 UTC with milliseconds.
     pub first_time: Option<String>,
     pub last_time: Option<String>,
+    /// The agent's user id from the entries' `agentResourceId` (Streams
+    /// 1.6.4 and later), the first one seen.
+    pub agent_resource_id: Option<String>,
     /// Entries skipped because a field had the wrong type or was missing.
     pub warnings: u64,
     /// The first few warnings, for a human to look at.

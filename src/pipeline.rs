@@ -112,6 +112,7 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
     let mut warning_samples = Vec::new();
     let mut first: Option<Millis> = None;
     let mut last: Option<Millis> = None;
+    let mut agent: Option<String> = None;
 
     while let Some(item) = reader.next_item()? {
         match item {
@@ -119,6 +120,13 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
                 valid += 1;
                 first = Some(first.map_or(e.time, |f| f.min(e.time)));
                 last = Some(last.map_or(e.time, |l| l.max(e.time)));
+                if agent.is_none() {
+                    agent = e
+                        .agent
+                        .as_deref()
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_string);
+                }
                 if let Some(event) = recognize(&e.text, e.objects) {
                     window.push(Pending {
                         time: e.time,
@@ -173,6 +181,7 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
         entries,
         first_time: first.map(format_iso8601),
         last_time: last.map(format_iso8601),
+        agent_resource_id: agent,
         warnings,
         warning_samples,
         snapshots: tracker.snapshots,

@@ -43,6 +43,8 @@ pub struct Entry<'a> {
     pub time: Millis,
     pub text: Cow<'a, str>,
     pub objects: Option<&'a RawValue>,
+    /// The agent's user id (Streams 1.6.4 and later).
+    pub agent: Option<Cow<'a, str>>,
 }
 
 /// What a single element turned out to be.
@@ -64,6 +66,8 @@ struct RawEntry<'a> {
     time: Option<&'a RawValue>,
     #[serde(borrow, default)]
     objects: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "agentResourceId")]
+    agent: Option<Cow<'a, str>>,
 }
 
 /// Marks errors that came from the caller's reader rather than from decoding,
@@ -94,6 +98,7 @@ pub struct LogReader<'r> {
     gzip: bool,
     limits: Limits,
     buf: Vec<u8>,
+    scratch: Box<[u8]>,
     /// Scan position in `buf`.
     pos: usize,
     /// Absolute (decompressed) offset of `buf[0]`.
@@ -151,7 +156,8 @@ impl<'r> LogReader<'r> {
             source_failed: failed,
             gzip,
             limits,
-            buf: Vec::with_capacity(CHUNK),
+            buf: Vec::with_capacity(2 * CHUNK),
+            scratch: vec![0; CHUNK].into_boxed_slice(),
             pos: 0,
             base: 0,
             eof: false,
@@ -195,30 +201,20 @@ impl<'r> LogReader<'r> {
             self.base += shift as u64;
             self.pos -= shift.min(self.pos);
         }
-        let held = self.buf.len();
-        if held > self.limits.max_entry_bytes {
-            return Err(reject(
-                RejectKind::TooLarge,
-                format!(
-                    "entry {} is larger than the {} byte limit",
-                    self.elements, self.limits.max_entry_bytes
-                ),
-                Some(self.base),
-                Some(self.elements),
-            ));
+        if self.buf.len() > self.limits.max_entry_bytes {
+            return Err(self.entry_too_large(0));
         }
-        self.buf.resize(held + CHUNK, 0);
+        // Read into a fixed scratch chunk and append what arrived: sources
+        // that return a few bytes per read (network bodies) must not cost a
+        // chunk-sized zero-fill each time.
         let n = loop {
-            match self.input.read(&mut self.buf[held..]) {
+            match self.input.read(&mut self.scratch) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(held);
-                    return Err(self.classify_io_error(e));
-                }
+                Err(e) => return Err(self.classify_io_error(e)),
             }
         };
-        self.buf.truncate(held + n);
+        self.buf.extend_from_slice(&self.scratch[..n]);
         if self.abs(self.buf.len()) > self.limits.max_decompressed_bytes {
             return Err(reject(
                 RejectKind::TooLarge,
@@ -350,6 +346,9 @@ impl<'r> LogReader<'r> {
                         } else {
                             in_str = false;
                             i += 1;
+                            if i - str_start > self.limits.max_string_bytes + 2 {
+                                return Err(self.string_too_long(str_start));
+                            }
                             if depth == 0 {
                                 return Ok((start, i));
                             }
@@ -358,15 +357,7 @@ impl<'r> LogReader<'r> {
                     }
                 }
                 if i - str_start > self.limits.max_string_bytes {
-                    return Err(reject(
-                        RejectKind::TooLarge,
-                        format!(
-                            "a string in entry {} is longer than the {} byte limit",
-                            self.elements, self.limits.max_string_bytes
-                        ),
-                        Some(self.abs(str_start)),
-                        Some(self.elements),
-                    ));
+                    return Err(self.string_too_long(str_start));
                 }
                 continue;
             }
@@ -407,6 +398,30 @@ impl<'r> LogReader<'r> {
             }
             i += 1;
         }
+    }
+
+    fn entry_too_large(&self, start: usize) -> ReadError {
+        reject(
+            RejectKind::TooLarge,
+            format!(
+                "entry {} is larger than the {} byte limit",
+                self.elements, self.limits.max_entry_bytes
+            ),
+            Some(self.abs(start)),
+            Some(self.elements),
+        )
+    }
+
+    fn string_too_long(&self, str_start: usize) -> ReadError {
+        reject(
+            RejectKind::TooLarge,
+            format!(
+                "a string in entry {} is longer than the {} byte limit",
+                self.elements, self.limits.max_string_bytes
+            ),
+            Some(self.abs(str_start)),
+            Some(self.elements),
+        )
     }
 
     fn expect_more(&self, what: &str) -> ReadError {
@@ -665,6 +680,9 @@ impl<'r> LogReader<'r> {
 
     fn element(&mut self, base_depth: usize) -> Result<Item<'_>, ReadError> {
         let (s, e) = self.scan_value(base_depth)?;
+        if e - s > self.limits.max_entry_bytes {
+            return Err(self.entry_too_large(s));
+        }
         self.pos = e;
         let index = self.elements;
         self.elements += 1;
@@ -714,6 +732,7 @@ fn parse_entry(bytes: &[u8], index: u64, offset: u64) -> Result<Item<'_>, ReadEr
         time,
         text,
         objects: raw.objects,
+        agent: raw.agent,
     }))
 }
 
