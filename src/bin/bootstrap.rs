@@ -1,2 +1,6 @@
-//! The Lambda entry point (placeholder until the adapter lands).
-fn main() {}
+//! The Lambda entry point. All logic is in `ccp_disconnect::lambda`.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    ccp_disconnect::lambda::run().await
+}

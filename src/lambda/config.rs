@@ -1,0 +1,236 @@
+//! Configuration from environment variables, read once at start-up.
+
+use std::fmt;
+
+/// Default for `RESULTS_PREFIX`.
+pub const DEFAULT_RESULTS_PREFIX: &str = "results/";
+/// Default for `MAX_OBJECT_BYTES`: 2 GiB.
+pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 2 << 30;
+
+/// Output format of the log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (the default; CloudWatch Logs Insights reads it).
+    Json,
+    /// Human-readable lines, for local runs.
+    Text,
+}
+
+/// The adapter's settings. See `docs/lambda.md` for the table of variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Prefix of the result keys (`RESULTS_PREFIX`, default `results/`).
+    pub results_prefix: String,
+    /// Bucket for results (`RESULTS_BUCKET`); `None` writes next to the input.
+    pub results_bucket: Option<String>,
+    /// Larger objects are not read; they get a `too_large` rejected result
+    /// (`MAX_OBJECT_BYTES`). Also the core's cap on decompressed bytes.
+    pub max_object_bytes: u64,
+    /// `S3_FORCE_PATH_STYLE=true`: path-style addressing, for local servers.
+    pub force_path_style: bool,
+    /// `LOG_FORMAT` (`json` or `text`).
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            results_prefix: DEFAULT_RESULTS_PREFIX.to_owned(),
+            results_bucket: None,
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+            force_path_style: false,
+            log_format: LogFormat::Json,
+        }
+    }
+}
+
+/// A variable with a value the adapter cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    /// Empty values count as unset, except `RESULTS_PREFIX`, where an empty
+    /// value is refused unless results go to another bucket.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+
+        let results_bucket = lookup("RESULTS_BUCKET").filter(|v| !v.trim().is_empty());
+        config.results_bucket = results_bucket.map(|b| b.trim().to_owned());
+
+        if let Some(prefix) = lookup("RESULTS_PREFIX") {
+            if prefix.is_empty() && config.results_bucket.is_none() {
+                return Err(ConfigError {
+                    variable: "RESULTS_PREFIX",
+                    message: "must not be empty when results are written to the source bucket \
+                              (set RESULTS_BUCKET to another bucket, or use a prefix such as results/)"
+                        .to_owned(),
+                });
+            }
+            config.results_prefix = prefix;
+        }
+
+        if let Some(raw) = lookup("MAX_OBJECT_BYTES").filter(|v| !v.trim().is_empty()) {
+            config.max_object_bytes = match raw.trim().parse::<u64>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(ConfigError {
+                        variable: "MAX_OBJECT_BYTES",
+                        message: format!("expected a positive whole number of bytes, got {raw:?}"),
+                    });
+                }
+            };
+        }
+
+        if let Some(raw) = lookup("S3_FORCE_PATH_STYLE").filter(|v| !v.trim().is_empty()) {
+            config.force_path_style = match raw.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError {
+                        variable: "S3_FORCE_PATH_STYLE",
+                        message: format!("expected true or false, got {raw:?}"),
+                    });
+                }
+            };
+        }
+
+        if let Some(raw) = lookup("LOG_FORMAT").filter(|v| !v.trim().is_empty()) {
+            config.log_format = match raw.trim().to_ascii_lowercase().as_str() {
+                "json" => LogFormat::Json,
+                "text" => LogFormat::Text,
+                _ => {
+                    return Err(ConfigError {
+                        variable: "LOG_FORMAT",
+                        message: format!("expected json or text, got {raw:?}"),
+                    });
+                }
+            };
+        }
+
+        Ok(config)
+    }
+
+    /// The bucket a result for an object in `source_bucket` goes to.
+    pub fn results_bucket_for<'a>(&'a self, source_bucket: &'a str) -> &'a str {
+        self.results_bucket.as_deref().unwrap_or(source_bucket)
+    }
+
+    /// The key of the result object for `key`: `<RESULTS_PREFIX><key>.json`.
+    pub fn result_key(&self, key: &str) -> String {
+        format!("{}{}.json", self.results_prefix, key)
+    }
+
+    /// True when the object is itself a result (or anything else under the
+    /// results prefix of the bucket results are written to): never processed.
+    pub fn is_result_object(&self, bucket: &str, key: &str) -> bool {
+        self.results_bucket_for(bucket) == bucket && key.starts_with(&self.results_prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.results_prefix, "results/");
+        assert_eq!(c.results_bucket, None);
+        assert_eq!(c.max_object_bytes, 2 * 1024 * 1024 * 1024);
+        assert!(!c.force_path_style);
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = config(&[
+            ("RESULTS_PREFIX", "out/"),
+            ("RESULTS_BUCKET", "other"),
+            ("MAX_OBJECT_BYTES", "1000"),
+            ("S3_FORCE_PATH_STYLE", "TRUE"),
+            ("LOG_FORMAT", "text"),
+        ])
+        .unwrap();
+        assert_eq!(c.results_prefix, "out/");
+        assert_eq!(c.results_bucket.as_deref(), Some("other"));
+        assert_eq!(c.max_object_bytes, 1000);
+        assert!(c.force_path_style);
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert_eq!(
+            config(&[("MAX_OBJECT_BYTES", "2GB")]).unwrap_err().variable,
+            "MAX_OBJECT_BYTES"
+        );
+        assert_eq!(
+            config(&[("MAX_OBJECT_BYTES", "0")]).unwrap_err().variable,
+            "MAX_OBJECT_BYTES"
+        );
+        assert_eq!(
+            config(&[("LOG_FORMAT", "xml")]).unwrap_err().variable,
+            "LOG_FORMAT"
+        );
+        assert_eq!(
+            config(&[("S3_FORCE_PATH_STYLE", "maybe")])
+                .unwrap_err()
+                .variable,
+            "S3_FORCE_PATH_STYLE"
+        );
+        // An empty prefix in the source bucket would make every object a result.
+        assert_eq!(
+            config(&[("RESULTS_PREFIX", "")]).unwrap_err().variable,
+            "RESULTS_PREFIX"
+        );
+        let c = config(&[("RESULTS_PREFIX", ""), ("RESULTS_BUCKET", "out")]).unwrap();
+        assert_eq!(c.result_key("a/b.txt"), "a/b.txt.json");
+    }
+
+    #[test]
+    fn result_key_and_guard() {
+        let c = Config::default();
+        assert_eq!(
+            c.result_key("uploads/a/agent-log.txt"),
+            "results/uploads/a/agent-log.txt.json"
+        );
+        assert!(c.is_result_object("b", "results/uploads/a/agent-log.txt.json"));
+        assert!(c.is_result_object("b", "results/anything"));
+        assert!(!c.is_result_object("b", "uploads/results/x"));
+        assert!(!c.is_result_object("b", "results"));
+
+        let other = Config {
+            results_bucket: Some("out".into()),
+            ..Config::default()
+        };
+        // Results live in another bucket: the source bucket's results/ is input.
+        assert!(!other.is_result_object("b", "results/x.txt"));
+        assert!(other.is_result_object("out", "results/x.txt"));
+    }
+}
