@@ -10,9 +10,6 @@ use std::cell::Cell;
 use std::io::{self, Read};
 use std::rc::Rc;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use crate::document::{Format, Rejection};
 use crate::time::{Millis, parse_iso8601};
 use crate::{Limits, RejectKind};
@@ -42,7 +39,8 @@ pub struct Entry<'a> {
     pub index: u64,
     pub time: Millis,
     pub text: Cow<'a, str>,
-    pub objects: Option<&'a RawValue>,
+    /// The raw JSON of `objects`, parsed only where needed.
+    pub objects: Option<&'a [u8]>,
     /// The agent's user id (Streams 1.6.4 and later).
     pub agent: Option<Cow<'a, str>>,
 }
@@ -56,18 +54,6 @@ pub enum Item<'a> {
         offset: u64,
         message: String,
     },
-}
-
-#[derive(Deserialize)]
-struct RawEntry<'a> {
-    #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    time: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    objects: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "agentResourceId")]
-    agent: Option<Cow<'a, str>>,
 }
 
 /// Marks errors that came from the caller's reader rather than from decoding,
@@ -97,8 +83,10 @@ pub struct LogReader<'r> {
     source_failed: Rc<Cell<bool>>,
     gzip: bool,
     limits: Limits,
+    /// Storage; only `buf[..filled]` holds input. Kept zero-initialised and
+    /// grown by doubling, so a read never pays for a fresh zero-fill.
     buf: Vec<u8>,
-    scratch: Box<[u8]>,
+    filled: usize,
     /// Scan position in `buf`.
     pos: usize,
     /// Absolute (decompressed) offset of `buf[0]`.
@@ -156,8 +144,8 @@ impl<'r> LogReader<'r> {
             source_failed: failed,
             gzip,
             limits,
-            buf: Vec::with_capacity(2 * CHUNK),
-            scratch: vec![0; CHUNK].into_boxed_slice(),
+            buf: vec![0; 2 * CHUNK],
+            filled: 0,
             pos: 0,
             base: 0,
             eof: false,
@@ -177,7 +165,7 @@ impl<'r> LogReader<'r> {
 
     /// Decompressed bytes consumed so far.
     pub fn bytes(&self) -> u64 {
-        self.base + self.buf.len() as u64
+        self.base + self.filled as u64
     }
 
     /// Array elements (or NDJSON values) seen, valid or not.
@@ -197,25 +185,27 @@ impl<'r> LogReader<'r> {
         }
         let shift = keep;
         if shift > 0 {
-            self.buf.drain(..shift);
+            self.buf.copy_within(shift..self.filled, 0);
+            self.filled -= shift;
             self.base += shift as u64;
             self.pos -= shift.min(self.pos);
         }
-        if self.buf.len() > self.limits.max_entry_bytes {
+        if self.filled > self.limits.max_entry_bytes {
             return Err(self.entry_too_large(0));
         }
-        // Read into a fixed scratch chunk and append what arrived: sources
-        // that return a few bytes per read (network bodies) must not cost a
-        // chunk-sized zero-fill each time.
+        if self.filled - self.filled < CHUNK {
+            let grown = (self.filled * 2).max(self.filled + CHUNK);
+            self.buf.resize(grown, 0);
+        }
         let n = loop {
-            match self.input.read(&mut self.scratch) {
+            match self.input.read(&mut self.buf[self.filled..]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.classify_io_error(e)),
             }
         };
-        self.buf.extend_from_slice(&self.scratch[..n]);
-        if self.abs(self.buf.len()) > self.limits.max_decompressed_bytes {
+        self.filled += n;
+        if self.abs(self.filled) > self.limits.max_decompressed_bytes {
             return Err(reject(
                 RejectKind::TooLarge,
                 format!(
@@ -265,7 +255,7 @@ impl<'r> LogReader<'r> {
     /// when the buffer moves).
     fn peek_keeping(&mut self, keep: &mut usize) -> Result<Option<u8>, ReadError> {
         loop {
-            while self.pos < self.buf.len() {
+            while self.pos < self.filled {
                 let c = self.buf[self.pos];
                 if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
                     self.pos += 1;
@@ -292,7 +282,7 @@ impl<'r> LogReader<'r> {
         let first = self.buf[start];
         let scalar = !matches!(first, b'{' | b'[' | b'"');
         loop {
-            if i >= self.buf.len() {
+            if i >= self.filled {
                 match self.fill(start)? {
                     Some(shift) => {
                         start -= shift;
@@ -316,14 +306,14 @@ impl<'r> LogReader<'r> {
                 }
             }
             if in_str {
-                match memchr::memchr2(b'"', b'\\', &self.buf[i..]) {
-                    None => i = self.buf.len(),
+                match memchr::memchr2(b'"', b'\\', &self.buf[i..self.filled]) {
+                    None => i = self.filled,
                     Some(k) => {
                         i += k;
                         if self.buf[i] == b'\\' {
                             i += 2;
                             // An escape split across reads: make sure both bytes are in.
-                            if i > self.buf.len() {
+                            if i > self.filled {
                                 i -= 2;
                                 match self.fill(start)? {
                                     Some(shift) => {
@@ -452,11 +442,11 @@ impl<'r> LogReader<'r> {
     /// Detects the shape from the first bytes.
     fn start(&mut self) -> Result<(), ReadError> {
         // A UTF-8 byte order mark is skipped.
-        while self.buf.len() < 3 && !self.eof {
+        while self.filled < 3 && !self.eof {
             let keep = self.pos;
             self.fill(keep)?;
         }
-        if self.buf.starts_with(&[0xef, 0xbb, 0xbf]) {
+        if self.buf[..self.filled].starts_with(&[0xef, 0xbb, 0xbf]) {
             self.pos = 3;
         }
         let Some(c) = self.peek()? else {
@@ -503,7 +493,7 @@ impl<'r> LogReader<'r> {
     }
 
     fn not_json(&self, c: u8) -> ReadError {
-        let what = if self.buf[self.pos..].starts_with(b"\x89PNG") {
+        let what = if self.buf[self.pos..self.filled].starts_with(b"\x89PNG") {
             "a PNG image".to_string()
         } else {
             describe_byte(c)
@@ -526,7 +516,7 @@ impl<'r> LogReader<'r> {
         self.pos += 1;
         let first_key_underscore = match self.peek_keeping(&mut obj_start)? {
             Some(b'"') => {
-                while self.pos + 2 > self.buf.len() {
+                while self.pos + 2 > self.filled {
                     match self.fill(obj_start)? {
                         Some(shift) => obj_start -= shift,
                         None => return Err(self.expect_more("inside the first object")),
@@ -679,76 +669,533 @@ impl<'r> LogReader<'r> {
     }
 
     fn element(&mut self, base_depth: usize) -> Result<Item<'_>, ReadError> {
-        let (s, e) = self.scan_value(base_depth)?;
+        let index = self.elements;
+        if self.buf[self.pos] != b'{' {
+            let (s, e) = self.scan_value(base_depth)?;
+            if e - s > self.limits.max_entry_bytes {
+                return Err(self.entry_too_large(s));
+            }
+            self.pos = e;
+            self.elements += 1;
+            let offset = self.abs(s);
+            if serde_json::from_slice::<serde::de::IgnoredAny>(&self.buf[s..e]).is_err() {
+                return Err(malformed_entry(index, offset, "not a JSON value"));
+            }
+            return Ok(Item::Invalid {
+                index,
+                offset,
+                message: "the entry is not an object".into(),
+            });
+        }
+        let (s, e, fields) = self.scan_entry(base_depth)?;
         if e - s > self.limits.max_entry_bytes {
             return Err(self.entry_too_large(s));
         }
         self.pos = e;
-        let index = self.elements;
         self.elements += 1;
         let offset = self.abs(s);
-        parse_entry(&self.buf[s..e], index, offset)
+        build_entry(&self.buf[s..e], &fields, index, offset)
+    }
+
+    /// Scans one entry object in a single pass: finds where it ends and
+    /// where its own `text`, `time`, `objects` and `agentResourceId` values
+    /// sit. Nested values are only skipped (their brackets and strings
+    /// tracked, caps enforced); `objects` is parsed later, and only for the
+    /// entries that need it. Returns (start, end, fields) with `start..end`
+    /// the entry in `self.buf`.
+    fn scan_entry(&mut self, base_depth: usize) -> Result<(usize, usize, Fields), ReadError> {
+        #[derive(PartialEq, Eq, Clone, Copy)]
+        enum St {
+            KeyOrEnd,
+            Key,
+            Colon,
+            Value,
+            After,
+        }
+        let mut start = self.pos;
+        let mut i = start + 1;
+        let mut fields = Fields::default();
+        let mut st = St::KeyOrEnd;
+        let mut field = Field::Other;
+        // 1: among the entry's own members; more: inside a nested value.
+        let mut depth = 1usize;
+        let mut value_from = 0usize;
+        loop {
+            if i >= self.filled {
+                match self.fill(start)? {
+                    Some(shift) => {
+                        start -= shift;
+                        i -= shift;
+                        continue;
+                    }
+                    None => return Err(self.truncated_entry(start, i)),
+                }
+            }
+            if depth > 1 {
+                i = skip_plain(&self.buf[..self.filled], i);
+                if i >= self.filled {
+                    continue;
+                }
+                match self.buf[i] {
+                    b'"' => i = self.skip_string(&mut start, i)?.0,
+                    b'{' | b'[' => {
+                        depth += 1;
+                        if depth + base_depth > self.limits.max_depth {
+                            return Err(self.too_deep(i));
+                        }
+                        i += 1;
+                    }
+                    _ => {
+                        depth -= 1;
+                        i += 1;
+                        if depth == 1 {
+                            fields.set(
+                                field,
+                                Span {
+                                    from: value_from,
+                                    to: i - start,
+                                    string: false,
+                                    escaped: false,
+                                },
+                            );
+                            st = St::After;
+                        }
+                    }
+                }
+                continue;
+            }
+            i = skip_ws(&self.buf[..self.filled], i);
+            if i >= self.filled {
+                continue;
+            }
+            let c = self.buf[i];
+            match st {
+                St::KeyOrEnd | St::Key => {
+                    if c == b'}' && st == St::KeyOrEnd {
+                        return Ok((start, i + 1, fields));
+                    }
+                    if c != b'"' {
+                        return Err(self.unexpected_in_entry(start, i, "a member name"));
+                    }
+                    let key_from = i + 1 - start;
+                    let (end, escaped) = self.skip_string(&mut start, i)?;
+                    i = end;
+                    field = if escaped {
+                        Field::Other
+                    } else {
+                        Field::of(&self.buf[start + key_from..i - 1])
+                    };
+                    st = St::Colon;
+                }
+                St::Colon => {
+                    if c != b':' {
+                        return Err(self.unexpected_in_entry(start, i, "':'"));
+                    }
+                    i += 1;
+                    st = St::Value;
+                }
+                St::Value => {
+                    value_from = i - start;
+                    match c {
+                        b'"' => {
+                            let (end, escaped) = self.skip_string(&mut start, i)?;
+                            i = end;
+                            fields.set(
+                                field,
+                                Span {
+                                    from: value_from,
+                                    to: i - start,
+                                    string: true,
+                                    escaped,
+                                },
+                            );
+                            st = St::After;
+                        }
+                        b'{' | b'[' => {
+                            depth += 1;
+                            if depth + base_depth > self.limits.max_depth {
+                                return Err(self.too_deep(i));
+                            }
+                            i += 1;
+                        }
+                        _ => {
+                            // A scalar: it ends at a delimiter.
+                            loop {
+                                while i < self.filled && !is_delimiter(self.buf[i]) {
+                                    i += 1;
+                                }
+                                if i < self.filled {
+                                    break;
+                                }
+                                match self.fill(start)? {
+                                    Some(shift) => {
+                                        start -= shift;
+                                        i -= shift;
+                                    }
+                                    None => return Err(self.truncated_entry(start, i)),
+                                }
+                            }
+                            let literal = &self.buf[start + value_from..i];
+                            if !is_json_scalar(literal) {
+                                return Err(malformed_entry(
+                                    self.elements,
+                                    self.abs(start),
+                                    &format!(
+                                        "`{}` is not a JSON value",
+                                        String::from_utf8_lossy(literal)
+                                    ),
+                                ));
+                            }
+                            fields.set(
+                                field,
+                                Span {
+                                    from: value_from,
+                                    to: i - start,
+                                    string: false,
+                                    escaped: false,
+                                },
+                            );
+                            st = St::After;
+                        }
+                    }
+                }
+                St::After => match c {
+                    b',' => {
+                        i += 1;
+                        st = St::Key;
+                    }
+                    b'}' => return Ok((start, i + 1, fields)),
+                    _ => return Err(self.unexpected_in_entry(start, i, "',' or '}'")),
+                },
+            }
+        }
+    }
+
+    /// Skips the string whose opening quote is at `open`. Returns the index
+    /// after its closing quote and whether it holds escapes. `start` is the
+    /// entry start, kept (and moved) across refills.
+    fn skip_string(&mut self, start: &mut usize, open: usize) -> Result<(usize, bool), ReadError> {
+        let rel_open = open - *start;
+        let mut i = open + 1;
+        let mut escaped = false;
+        loop {
+            match find_quote_or_backslash(&self.buf[..self.filled], i) {
+                Some(k) => {
+                    i = k;
+                    if self.buf[i] == b'"' {
+                        i += 1;
+                        if i - (*start + rel_open) > self.limits.max_string_bytes + 2 {
+                            return Err(self.string_too_long(*start + rel_open));
+                        }
+                        return Ok((i, escaped));
+                    }
+                    escaped = true;
+                    if i + 1 < self.filled {
+                        i += 2;
+                        continue;
+                    }
+                }
+                None => i = self.filled,
+            }
+            if i - (*start + rel_open) > self.limits.max_string_bytes {
+                return Err(self.string_too_long(*start + rel_open));
+            }
+            match self.fill(*start)? {
+                Some(shift) => {
+                    *start -= shift;
+                    i -= shift;
+                }
+                None => return Err(self.truncated_entry(*start, i)),
+            }
+        }
+    }
+
+    fn truncated_entry(&self, start: usize, at: usize) -> ReadError {
+        reject(
+            RejectKind::MalformedJson,
+            format!(
+                "input ends inside entry {} (starting at byte {}): the file is truncated",
+                self.elements,
+                self.abs(start)
+            ),
+            Some(self.abs(at)),
+            Some(self.elements),
+        )
+    }
+
+    fn too_deep(&self, at: usize) -> ReadError {
+        reject(
+            RejectKind::TooLarge,
+            format!(
+                "entry {} nests deeper than the limit of {}",
+                self.elements, self.limits.max_depth
+            ),
+            Some(self.abs(at)),
+            Some(self.elements),
+        )
+    }
+
+    fn unexpected_in_entry(&self, start: usize, at: usize, expected: &str) -> ReadError {
+        malformed_entry(
+            self.elements,
+            self.abs(start),
+            &format!(
+                "expected {expected} at byte {}, found {}",
+                self.abs(at),
+                describe_byte(self.buf[at])
+            ),
+        )
     }
 }
 
-fn parse_entry(bytes: &[u8], index: u64, offset: u64) -> Result<Item<'_>, ReadError> {
-    let raw: RawEntry<'_> = match serde_json::from_slice(bytes) {
-        Ok(raw) => raw,
-        Err(e) if e.is_data() => {
-            return Ok(Item::Invalid {
-                index,
-                offset,
-                message: first_line(&e.to_string()),
-            });
+fn malformed_entry(index: u64, offset: u64, what: &str) -> ReadError {
+    reject(
+        RejectKind::MalformedJson,
+        format!("entry {index} (starting at byte {offset}) is not valid JSON: {what}"),
+        Some(offset),
+        Some(index),
+    )
+}
+
+/// The entry members the classifier reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Text,
+    Time,
+    Objects,
+    Agent,
+    Other,
+}
+
+impl Field {
+    fn of(key: &[u8]) -> Field {
+        match key {
+            b"text" => Field::Text,
+            b"time" => Field::Time,
+            b"objects" => Field::Objects,
+            b"agentResourceId" => Field::Agent,
+            _ => Field::Other,
         }
-        Err(e) => {
-            return Err(reject(
-                RejectKind::MalformedJson,
-                format!(
-                    "entry {index} (starting at byte {offset}) is not valid JSON: {}",
-                    first_line(&e.to_string())
-                ),
-                Some(offset),
-                Some(index),
-            ));
+    }
+}
+
+/// Where a member's value sits, relative to the entry start.
+#[derive(Clone, Copy)]
+struct Span {
+    from: usize,
+    to: usize,
+    string: bool,
+    escaped: bool,
+}
+
+#[derive(Default)]
+struct Fields {
+    text: Option<Span>,
+    time: Option<Span>,
+    objects: Option<Span>,
+    agent: Option<Span>,
+    duplicate: bool,
+}
+
+impl Fields {
+    fn set(&mut self, field: Field, span: Span) {
+        let slot = match field {
+            Field::Text => &mut self.text,
+            Field::Time => &mut self.time,
+            Field::Objects => &mut self.objects,
+            Field::Agent => &mut self.agent,
+            Field::Other => return,
+        };
+        if slot.is_some() {
+            self.duplicate = true;
         }
-    };
-    let Some(text) = raw.text else {
-        return Ok(Item::Invalid {
+        *slot = Some(span);
+    }
+}
+
+/// The decoded string value of `span`, or why there is none.
+fn string_value<'a>(
+    bytes: &'a [u8],
+    span: Span,
+    index: u64,
+    offset: u64,
+) -> Result<Option<Cow<'a, str>>, ReadError> {
+    if !span.string {
+        return Ok(None);
+    }
+    let quoted = &bytes[span.from..span.to];
+    if span.escaped {
+        return match serde_json::from_slice::<String>(quoted) {
+            Ok(s) => Ok(Some(Cow::Owned(s))),
+            Err(e) => Err(malformed_entry(index, offset, &first_line(&e.to_string()))),
+        };
+    }
+    match std::str::from_utf8(&quoted[1..quoted.len() - 1]) {
+        Ok(s) => Ok(Some(Cow::Borrowed(s))),
+        Err(_) => Err(malformed_entry(
             index,
             offset,
-            message: "no `text` string".into(),
-        });
-    };
-    let Some(time) = raw.time.and_then(parse_time) else {
-        return Ok(Item::Invalid {
+            "a string is not valid UTF-8",
+        )),
+    }
+}
+
+fn build_entry<'a>(
+    bytes: &'a [u8],
+    f: &Fields,
+    index: u64,
+    offset: u64,
+) -> Result<Item<'a>, ReadError> {
+    let invalid = |message: &str| {
+        Ok(Item::Invalid {
             index,
             offset,
-            message: "no `time` (an ISO-8601 string or epoch milliseconds)".into(),
-        });
+            message: message.into(),
+        })
+    };
+    if f.duplicate {
+        return invalid("a member (`text`, `time`, `objects` or `agentResourceId`) appears twice");
+    }
+    let text = match f.text {
+        Some(span) => string_value(bytes, span, index, offset)?,
+        None => None,
+    };
+    let Some(text) = text else {
+        return invalid("no `text` string");
+    };
+    let time = match f.time {
+        Some(span) if span.string => {
+            string_value(bytes, span, index, offset)?.and_then(|t| parse_time_str(&t))
+        }
+        Some(span) => std::str::from_utf8(&bytes[span.from..span.to])
+            .ok()
+            .and_then(|n| n.parse::<f64>().ok())
+            .and_then(epoch_ms),
+        None => None,
+    };
+    let Some(time) = time else {
+        return invalid("no `time` (an ISO-8601 string or epoch milliseconds)");
+    };
+    let objects = f
+        .objects
+        .map(|span| &bytes[span.from..span.to])
+        .filter(|raw| *raw != b"null");
+    let agent = match f.agent {
+        Some(span) => string_value(bytes, span, index, offset)?,
+        None => None,
     };
     Ok(Item::Entry(Entry {
         index,
         time,
         text,
-        objects: raw.objects,
-        agent: raw.agent,
+        objects,
+        agent,
     }))
 }
 
-/// `time` is an ISO-8601 string as the CCP writes it, or epoch milliseconds
-/// (entries re-imported across frames may carry a number).
-fn parse_time(raw: &RawValue) -> Option<Millis> {
-    let s = raw.get();
-    if let Some(inner) = s.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        if inner.contains('\\') {
-            let owned: String = serde_json::from_str(s).ok()?;
-            return parse_time_str(&owned);
-        }
-        return parse_time_str(inner);
+fn is_delimiter(c: u8) -> bool {
+    matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+}
+
+/// `true`, `false`, `null` or a JSON number.
+fn is_json_scalar(s: &[u8]) -> bool {
+    if matches!(s, b"true" | b"false" | b"null") {
+        return true;
     }
-    let n: f64 = s.parse().ok()?;
-    epoch_ms(n)
+    let mut i = usize::from(s.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let from = *i;
+        while *i < s.len() && s[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - from
+    };
+    match s.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(s.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == s.len()
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+fn splat(b: u8) -> u64 {
+    ONES * u64::from(b)
+}
+
+fn load8(buf: &[u8], i: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&buf[i..i + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// Whether any byte of `v` is zero (exact, the classic bit trick).
+fn has_zero_byte(v: u64) -> bool {
+    v.wrapping_sub(ONES) & !v & HIGHS != 0
+}
+
+/// The next `"`, `{`, `}`, `[` or `]` at or after `i` (or `buf.len()`),
+/// eight bytes at a time: pretty-printed logs are mostly indentation.
+fn skip_plain(buf: &[u8], mut i: usize) -> usize {
+    // `[`/`{` and `]`/`}` differ only in bit 0x20.
+    let (quote, open, close) = (splat(b'"'), splat(b'{'), splat(b'}'));
+    while i + 8 <= buf.len() {
+        let w = load8(buf, i);
+        let folded = w | splat(0x20);
+        if has_zero_byte(w ^ quote) || has_zero_byte(folded ^ open) || has_zero_byte(folded ^ close)
+        {
+            break;
+        }
+        i += 8;
+    }
+    while i < buf.len() {
+        let c = buf[i];
+        if c == b'"' || c | 0x20 == b'{' || c | 0x20 == b'}' {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The next `"` or `\\` at or after `i`. Most strings in a log are short
+/// keys and values: a plain loop beats the set-up cost of `memchr2` there.
+fn find_quote_or_backslash(buf: &[u8], i: usize) -> Option<usize> {
+    let short = (i + 16).min(buf.len());
+    if let Some(k) = buf[i..short].iter().position(|&c| c == b'"' || c == b'\\') {
+        return Some(i + k);
+    }
+    memchr::memchr2(b'"', b'\\', &buf[short..]).map(|k| short + k)
+}
+
+fn skip_ws(buf: &[u8], mut i: usize) -> usize {
+    let spaces = splat(b' ');
+    while i + 8 <= buf.len() && load8(buf, i) == spaces {
+        i += 8;
+    }
+    while i < buf.len() && matches!(buf[i], b' ' | b'\n' | b'\r' | b'\t') {
+        i += 1;
+    }
+    i
 }
 
 fn parse_time_str(s: &str) -> Option<Millis> {

@@ -184,9 +184,9 @@ fn category(token: &str) -> Option<Option<Machine>> {
         .map(|(_, m)| *m)
 }
 
-/// Recognizes one entry. `objects` is decoded only for snapshots and API
-/// requests.
-pub fn recognize(text: &str, objects: Option<&RawValue>) -> Option<Event> {
+/// Recognizes one entry. `objects` (the entry's raw JSON) is decoded, and so
+/// validated, only for snapshots and API requests.
+pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
     let t = text.trim();
     let first = *t.as_bytes().first()?;
     match first {
@@ -457,8 +457,8 @@ struct ApiParams<'a> {
     connection_id: Option<Cow<'a, str>>,
 }
 
-fn api_params(objects: &RawValue) -> (Option<String>, Option<String>) {
-    let Ok(list) = serde_json::from_str::<Vec<ApiObject<'_>>>(objects.get()) else {
+fn api_params(objects: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(list) = serde_json::from_slice::<Vec<ApiObject<'_>>>(objects) else {
         return (None, None);
     };
     let params = list.into_iter().find_map(|o| o.params);
@@ -523,8 +523,8 @@ fn owned(c: Option<Cow<'_, str>>) -> Option<String> {
     c.map(Cow::into_owned)
 }
 
-fn parse_snapshot(objects: &RawValue) -> Option<Snapshot> {
-    let list: Vec<SnapshotObject<'_>> = serde_json::from_str(objects.get()).ok()?;
+fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
+    let list: Vec<SnapshotObject<'_>> = serde_json::from_slice(objects).ok()?;
     let raw = list.into_iter().find_map(|o| o.snapshot)?;
     let (agent_state, agent_state_type) = match raw.state {
         Some(s) => (owned(s.name), owned(s.kind)),
@@ -729,13 +729,10 @@ mod tests {
 
     #[test]
     fn api_request_reads_params_from_objects() {
-        let objects: Box<RawValue> = serde_json::from_str(
-            r#"[{"method":"destroyConnection","params":{"contactId":"c-1","connectionId":"k-1"},"stack":"x"}]"#,
-        )
-        .unwrap();
+        let objects = br#"[{"method":"destroyConnection","params":{"contactId":"c-1","connectionId":"k-1"},"stack":"x"}]"#;
         match recognize(
             "Sending API_REQUEST event for destroyConnection to upstream",
-            Some(&objects),
+            Some(&objects[..]),
         ) {
             Some(Event::ApiRequest {
                 method,
