@@ -193,9 +193,9 @@ impl<'r> LogReader<'r> {
         if self.filled > self.limits.max_entry_bytes {
             return Err(self.entry_too_large(0));
         }
-        if self.filled - self.filled < CHUNK {
-            let grown = (self.filled * 2).max(self.filled + CHUNK);
-            self.buf.resize(grown, 0);
+        let storage = self.buf.len();
+        if storage - self.filled < CHUNK {
+            self.buf.resize((storage * 2).max(self.filled + CHUNK), 0);
         }
         let n = loop {
             match self.input.read(&mut self.buf[self.filled..]) {
