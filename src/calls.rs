@@ -415,6 +415,13 @@ impl Contact {
         }
     }
 
+    /// Whether a snapshot showed connection `id` as the agent's leg.
+    pub fn is_agent_leg(&self, id: &str) -> bool {
+        self.connections
+            .iter()
+            .any(|s| s.id == id && s.kind.as_deref() == Some("agent"))
+    }
+
     /// The customer's leg: the initial non-agent connection, or the first
     /// non-agent connection seen.
     fn is_customer_leg(&self, id: &str) -> bool {

@@ -156,9 +156,12 @@ pub fn decide(c: &Contact, facts: &LogFacts) -> Verdict {
             .troubles
             .iter()
             .filter(|(t, _, e)| {
+                // At or before the end: ICE also drops during a normal
+                // tear-down, right after the hang-up.
                 t.is_connectivity_loss()
                     && e.time >= talk_start
-                    && e.time <= end.time + LAYER_SKEW_MS
+                    && e.time <= end.time
+                    && e.index != end.index
                     && end.time - e.time <= MEDIA_LOSS_WINDOW_MS
             })
             .map(|t| &t.2)
@@ -252,7 +255,9 @@ pub fn decide(c: &Contact, facts: &LogFacts) -> Verdict {
 /// id known either way, End call (the common case) is assumed.
 fn is_own_leg(c: &Contact, conn: Option<&str>) -> bool {
     match (conn, c.agent_connection.as_deref()) {
-        (Some(conn), Some(agent)) => conn == agent,
+        // A callback's agent connection id can change when it connects:
+        // any leg a snapshot showed as the agent's counts.
+        (Some(conn), Some(agent)) => conn == agent || c.is_agent_leg(conn),
         _ => true,
     }
 }
