@@ -3,6 +3,7 @@
 //! is valid JSON in the CCP's layout, and generation is deterministic.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::{Read, Write};
 
 use ccp_disconnect::sample::{self, SampleConfig, SampleFormat, Scenario};
@@ -263,4 +264,47 @@ fn entries_have_the_ccp_shape() {
         assert!(v["objects"].is_array());
         assert!(v["exception"].is_null());
     }
+}
+
+/// `ccp-disconnect sample` writes the library's bytes (gzip-compressed with
+/// `--gzip`) and the labels as JSON.
+#[test]
+fn cli_sample_writes_the_same_log_and_labels() {
+    let dir = std::env::temp_dir().join(format!("ccp-sample-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("log.json.gz");
+    let labels = dir.join("labels.json");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ccp-disconnect"))
+        .args([
+            "sample", "--mb", "0.3", "--seed", "11", "--format", "ndjson", "--gzip",
+        ])
+        .arg("--labels")
+        .arg(&labels)
+        .arg("-o")
+        .arg(&log)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let mut want = Vec::new();
+    let summary = sample::generate(
+        &mut want,
+        &SampleConfig::new(300_000, 11, SampleFormat::Ndjson),
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    flate2::read::GzDecoder::new(File::open(&log).unwrap())
+        .read_to_end(&mut got)
+        .unwrap();
+    assert!(got == want, "CLI bytes differ from the library's");
+
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&labels).unwrap()).unwrap();
+    let calls = doc["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), summary.labels.len());
+    for (c, l) in calls.iter().zip(&summary.labels) {
+        assert_eq!(c["contact_id"], l.contact_id.as_str());
+        assert_eq!(c["disconnected_by"], l.disconnected_by().as_str());
+        assert_eq!(c["reason"], l.reason.as_str());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
