@@ -39,6 +39,37 @@ enum Command {
         #[arg(long)]
         no_redact: bool,
     },
+    /// Write a large generated CCP log (for tests and benchmarks), streamed.
+    Sample {
+        /// Size in megabytes (10^6 bytes, before compression); the log ends
+        /// in the middle of one last call once this much is written.
+        #[arg(long, value_name = "N")]
+        mb: f64,
+        /// Seed: the same seed, size and format give the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_enum, default_value_t = SampleFormatArg::Pretty)]
+        format: SampleFormatArg,
+        /// Compress the output with gzip.
+        #[arg(long)]
+        gzip: bool,
+        /// Also write the expected verdict of every generated call (JSON).
+        #[arg(long, value_name = "FILE")]
+        labels: Option<PathBuf>,
+        /// Output file (standard output when absent or `-`).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum SampleFormatArg {
+    /// `JSON.stringify(logs, undefined, 4)`, as the CCP downloads it.
+    Pretty,
+    /// A JSON array on one line.
+    Compact,
+    /// One entry per line.
+    Ndjson,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -64,7 +95,85 @@ fn main() -> ExitCode {
             };
             classify_files(&files, format, out.as_deref(), &options)
         }
+        Command::Sample {
+            mb,
+            seed,
+            format,
+            gzip,
+            labels,
+            output,
+        } => sample(mb, seed, format, gzip, labels.as_deref(), output.as_deref()),
     }
+}
+
+fn sample(
+    mb: f64,
+    seed: u64,
+    format: SampleFormatArg,
+    gzip: bool,
+    labels: Option<&Path>,
+    output: Option<&Path>,
+) -> ExitCode {
+    use ccp_disconnect::sample::{self, SampleConfig, SampleFormat};
+    if !(mb.is_finite() && mb >= 0.0) {
+        eprintln!("ccp-disconnect: --mb must be a non-negative number");
+        return ExitCode::from(2);
+    }
+    let format = match format {
+        SampleFormatArg::Pretty => SampleFormat::Pretty,
+        SampleFormatArg::Compact => SampleFormat::Compact,
+        SampleFormatArg::Ndjson => SampleFormat::Ndjson,
+    };
+    let config = SampleConfig::new((mb * 1e6) as u64, seed, format);
+    let target = output.filter(|p| p.as_os_str() != "-");
+    let sink: Box<dyn Write> = match target {
+        Some(path) => match File::create(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("ccp-disconnect: cannot create {}: {e}", path.display());
+                return ExitCode::from(1);
+            }
+        },
+        None => Box::new(io::stdout().lock()),
+    };
+    let result = (|| -> io::Result<sample::SampleSummary> {
+        let buffered = BufWriter::with_capacity(1 << 20, sink);
+        if gzip {
+            let mut enc = flate2::write::GzEncoder::new(buffered, flate2::Compression::default());
+            let summary = sample::generate(&mut enc, &config)?;
+            enc.finish()?.flush()?;
+            Ok(summary)
+        } else {
+            let mut buffered = buffered;
+            let summary = sample::generate(&mut buffered, &config)?;
+            buffered.flush()?;
+            Ok(summary)
+        }
+    })();
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ccp-disconnect: writing the sample failed: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(path) = labels {
+        let written = File::create(path)
+            .and_then(|f| sample::write_labels(BufWriter::new(f), &config, &summary));
+        if let Err(e) = written {
+            eprintln!("ccp-disconnect: cannot write {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
+    if target.is_some() {
+        eprintln!(
+            "ccp-disconnect: {} bytes, {} entries, {} calls",
+            summary.bytes,
+            summary.entries,
+            summary.labels.len()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 fn classify_files(

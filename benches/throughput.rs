@@ -1,0 +1,215 @@
+//! Throughput of `classify` on large generated logs, through a `std::fs::File`
+//! (the streaming `Read` path the CLI and the Lambda use, not a slice).
+//!
+//! ```sh
+//! cargo bench --bench throughput                  # ~100 MB inputs
+//! CCP_BENCH_MB=20 cargo bench --bench throughput  # smaller, quicker
+//! ```
+//!
+//! The inputs are written once by `ccp_disconnect::sample` under
+//! `target/bench/` and reused while the generator version, seed and size are
+//! the same. Each case is run once to warm the page cache, then three times;
+//! the best run is reported. Every run's verdicts are also checked against the
+//! generator's labels.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ccp_disconnect::sample::{self, GENERATOR_VERSION, Label, SampleConfig, SampleFormat};
+use ccp_disconnect::{Options, Source, classify};
+
+const SEED: u64 = 1;
+const RUNS: usize = 3;
+
+struct Case {
+    name: &'static str,
+    format: SampleFormat,
+    gzip: bool,
+}
+
+const CASES: [Case; 4] = [
+    Case {
+        name: "pretty array",
+        format: SampleFormat::Pretty,
+        gzip: false,
+    },
+    Case {
+        name: "compact array",
+        format: SampleFormat::Compact,
+        gzip: false,
+    },
+    Case {
+        name: "ndjson",
+        format: SampleFormat::Ndjson,
+        gzip: false,
+    },
+    Case {
+        name: "pretty array, gzip",
+        format: SampleFormat::Pretty,
+        gzip: true,
+    },
+];
+
+fn bench_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("bench")
+}
+
+/// Generates the input (atomically: a partial file is never reused) unless an
+/// input from the same generator version, seed and size is already there.
+fn input(dir: &Path, case: &Case, bytes: u64) -> std::io::Result<PathBuf> {
+    let ext = match (case.format, case.gzip) {
+        (SampleFormat::Pretty, false) => "pretty.json",
+        (SampleFormat::Pretty, true) => "pretty.json.gz",
+        (SampleFormat::Compact, _) => "compact.json",
+        (SampleFormat::Ndjson, _) => "ndjson",
+    };
+    let path = dir.join(format!(
+        "throughput-v{GENERATOR_VERSION}-seed{SEED}-{}mb.{ext}",
+        bytes / 1_000_000
+    ));
+    if path.exists() {
+        return Ok(path);
+    }
+    eprintln!("generating {}", path.display());
+    let tmp = path.with_extension("partial");
+    let file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+    let config = SampleConfig::new(bytes, SEED, case.format);
+    if case.gzip {
+        let mut enc = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+        sample::generate(&mut enc, &config)?;
+        enc.finish()?.flush()?;
+    } else {
+        let mut file = file;
+        sample::generate(&mut file, &config)?;
+        file.flush()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+struct Run {
+    elapsed: Duration,
+    bytes: u64,
+    entries: u64,
+    calls: usize,
+    mismatches: usize,
+}
+
+fn run_once(path: &Path, labels: &[Label]) -> Run {
+    let file = File::open(path).expect("open input");
+    let start = Instant::now();
+    let doc = classify(file, Source::default(), &Options::default()).expect("read input");
+    let elapsed = start.elapsed();
+    let log = doc.log.as_ref().expect("input rejected");
+    let mismatches = labels
+        .iter()
+        .filter(|l| {
+            !doc.calls.iter().any(|c| {
+                c.contact_id == l.contact_id
+                    && c.reason == l.reason
+                    && c.disconnected_by == l.disconnected_by()
+            })
+        })
+        .count()
+        + doc.calls.len().abs_diff(labels.len());
+    Run {
+        elapsed,
+        bytes: log.bytes,
+        entries: log.entries,
+        calls: doc.calls.len(),
+        mismatches,
+    }
+}
+
+fn gzip_dc(path: &Path) -> Option<Duration> {
+    let mut best: Option<Duration> = None;
+    for _ in 0..=RUNS {
+        let start = Instant::now();
+        let status = Command::new("gzip")
+            .arg("-dc")
+            .arg(path)
+            .stdout(Stdio::null())
+            .status()
+            .ok()?;
+        if !status.success() {
+            return None;
+        }
+        let t = start.elapsed();
+        best = Some(best.map_or(t, |b| b.min(t)));
+    }
+    best
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() -> std::io::Result<()> {
+    let mb: u64 = std::env::var("CCP_BENCH_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    let bytes = mb * 1_000_000;
+    let dir = bench_dir();
+    std::fs::create_dir_all(&dir)?;
+
+    println!(
+        "classify through std::fs::File, ~{mb} MB generated logs (seed {SEED}), best of {RUNS} after a warm-up"
+    );
+    println!(
+        "{:<20} {:>10} {:>9} {:>10} {:>12} {:>8} {:>6}",
+        "input", "MB", "best s", "MB/s", "entries/s", "calls", "wrong"
+    );
+    for case in &CASES {
+        let path = input(&dir, case, bytes)?;
+        let labels = sample::labels(&SampleConfig::new(bytes, SEED, case.format))?;
+        let stored = std::fs::metadata(&path)?.len();
+        run_once(&path, &labels); // warm-up: page cache, allocator
+        let runs: Vec<Run> = (0..RUNS).map(|_| run_once(&path, &labels)).collect();
+        let best = runs.iter().min_by_key(|r| r.elapsed).expect("runs");
+        let secs = best.elapsed.as_secs_f64();
+        println!(
+            "{:<20} {:>10.1} {:>9.3} {:>10.1} {:>12.0} {:>8} {:>6}",
+            case.name,
+            best.bytes as f64 / 1e6,
+            secs,
+            best.bytes as f64 / 1e6 / secs,
+            best.entries as f64 / secs,
+            best.calls,
+            best.mismatches
+        );
+        if case.gzip {
+            println!(
+                "{:<20} {:>10.1} compressed ({:.1} MB/s of compressed input)",
+                "",
+                stored as f64 / 1e6,
+                stored as f64 / 1e6 / secs
+            );
+            match gzip_dc(&path) {
+                Some(g) => println!(
+                    "{:<20} gzip -dc > /dev/null: {:.3} s ({:.1} MB/s decompressed); classify takes {:.2}x gzip -dc",
+                    "",
+                    g.as_secs_f64(),
+                    best.bytes as f64 / 1e6 / g.as_secs_f64(),
+                    secs / g.as_secs_f64()
+                ),
+                None => println!("{:<20} gzip -dc: not available", ""),
+            }
+        }
+    }
+    if let Some(kib) = peak_rss_kib() {
+        println!(
+            "peak RSS of this bench process (generation included): {:.1} MiB",
+            kib as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
