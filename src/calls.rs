@@ -607,7 +607,7 @@ impl Tracker {
                     *slot = Some(seen.ev());
                 }
             }
-            Event::Snapshot(snapshot) => self.snapshot(snapshot, seen),
+            Event::Snapshot(snapshot) => self.snapshot(&snapshot, seen),
             Event::Metrics(samples) => {
                 for s in &samples {
                     let t = s.time.unwrap_or(seen.time);
@@ -712,7 +712,7 @@ impl Tracker {
         self.current = Some(i);
     }
 
-    fn snapshot(&mut self, snapshot: Snapshot, seen: &Seen<'_>) {
+    fn snapshot(&mut self, snapshot: &Snapshot, seen: &Seen<'_>) {
         self.snapshots += 1;
         let mut present = Vec::with_capacity(snapshot.contacts.len());
         for c in &snapshot.contacts {
@@ -721,7 +721,10 @@ impl Tracker {
             present.push(i);
         }
         if snapshot.agent_state_type.as_deref() == Some("error") {
-            let name = snapshot.agent_state.unwrap_or_else(|| "Error".into());
+            let name = snapshot
+                .agent_state
+                .clone()
+                .unwrap_or_else(|| "Error".into());
             let target = present
                 .iter()
                 .copied()

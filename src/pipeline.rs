@@ -10,7 +10,7 @@ use crate::document::{
     SoftphoneError, Status, Summary, Warning,
 };
 use crate::reader::{Item, LogReader, ReadError};
-use crate::recognize::{Event, recognize};
+use crate::recognize::{Event, Recognizer};
 use crate::time::{Millis, format_iso8601};
 use crate::verdict::{LogFacts, decide};
 use crate::{Options, RejectKind, Rejection, Source, SourceError, catalog, redact};
@@ -107,6 +107,7 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
     let mut reader = LogReader::new(input, options.limits)?;
     let mut tracker = Tracker::default();
     let mut window = Reorder::default();
+    let mut recognizer = Recognizer::default();
     let mut valid = 0u64;
     let mut warnings = 0u64;
     let mut warning_samples = Vec::new();
@@ -127,7 +128,7 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
                         .filter(|a| !a.is_empty())
                         .map(str::to_string);
                 }
-                if let Some(event) = recognize(&e.text, e.objects) {
+                if let Some(event) = recognizer.recognize(&e.text, e.objects) {
                     window.push(Pending {
                         time: e.time,
                         index: e.index,

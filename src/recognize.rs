@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::rc::Rc;
 
 /// The state machines that log `A => B` transitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +120,8 @@ pub enum Event {
         name: String,
         contact_id: String,
     },
-    Snapshot(Snapshot),
+    /// Shared: a snapshot that repeats the previous one reuses its parse.
+    Snapshot(Rc<Snapshot>),
     Metrics(Vec<Sample>),
     Report {
         failures: Vec<String>,
@@ -184,6 +186,101 @@ fn category(token: &str) -> Option<Option<Machine>> {
         .map(|(_, m)| *m)
 }
 
+/// Recognizes entries one after another, remembering the last snapshot.
+///
+/// Agent snapshots arrive every few seconds and make up most of a log's
+/// bytes, but between state changes they differ only in their timestamps and
+/// `skew` (digits) and in the opaque `nextToken`. A snapshot whose raw
+/// `objects` differ from the previous one's only there reuses its parse.
+#[derive(Default)]
+pub struct Recognizer {
+    last_snapshot: Option<(Vec<u8>, Rc<Snapshot>)>,
+}
+
+impl Recognizer {
+    pub fn recognize(&mut self, text: &str, objects: Option<&[u8]>) -> Option<Event> {
+        let is_snapshot = text
+            .trim_start()
+            .starts_with("GET_AGENT_SNAPSHOT succeeded");
+        let (true, Some(raw)) = (is_snapshot, objects) else {
+            return recognize(text, objects);
+        };
+        if let Some((prev, parsed)) = &self.last_snapshot
+            && same_snapshot(prev, raw)
+        {
+            return Some(Event::Snapshot(parsed.clone()));
+        }
+        let parsed = Rc::new(parse_snapshot(raw)?);
+        let mut kept = self
+            .last_snapshot
+            .take()
+            .map(|(bytes, _)| bytes)
+            .unwrap_or_default();
+        kept.clear();
+        kept.extend_from_slice(raw);
+        self.last_snapshot = Some((kept, parsed.clone()));
+        Some(Event::Snapshot(parsed))
+    }
+}
+
+/// Whether two snapshot `objects` differ only in digit runs and in the value
+/// of their (first) `nextToken` member.
+fn same_snapshot(a: &[u8], b: &[u8]) -> bool {
+    match (split_token_value(a), split_token_value(b)) {
+        (Some((a1, a2)), Some((b1, b2))) => same_but_digits(a1, b1) && same_but_digits(a2, b2),
+        (None, None) => same_but_digits(a, b),
+        _ => false,
+    }
+}
+
+/// The bytes before and after the string value of `"nextToken"`.
+fn split_token_value(raw: &[u8]) -> Option<(&[u8], &[u8])> {
+    let key = memchr::memmem::find(raw, b"\"nextToken\"")? + 11;
+    let open = key + memchr::memchr(b'"', &raw[key..])?;
+    if raw[key..open]
+        .iter()
+        .any(|c| !matches!(c, b':' | b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        return None;
+    }
+    let close = open + 1 + memchr::memchr2(b'"', b'\\', &raw[open + 1..])?;
+    (raw[close] == b'"').then(|| (&raw[..open], &raw[close..]))
+}
+
+/// Whether `a` and `b` are equal once every maximal run of ASCII digits is
+/// taken as one token (so `"skew": 12` matches `"skew": 345`).
+pub fn same_but_digits(a: &[u8], b: &[u8]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        // Skip the common stretch quickly, 32 bytes at a time.
+        while i + 32 <= a.len() && j + 32 <= b.len() && a[i..i + 32] == b[j..j + 32] {
+            i += 32;
+            j += 32;
+        }
+        while i < a.len() && j < b.len() && a[i] == b[j] {
+            i += 1;
+            j += 1;
+        }
+        if i == a.len() && j == b.len() {
+            return true;
+        }
+        let digit_a = i < a.len() && a[i].is_ascii_digit();
+        let digit_b = j < b.len() && b[j].is_ascii_digit();
+        // A difference is allowed only inside a digit run that both sides
+        // are in (the bytes before it matched, so both runs started there).
+        let in_run = |s: &[u8], k: usize| k > 0 && s[k - 1].is_ascii_digit();
+        if !(digit_a || digit_b) || !(in_run(a, i) || (digit_a && digit_b)) {
+            return false;
+        }
+        while i < a.len() && a[i].is_ascii_digit() {
+            i += 1;
+        }
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+    }
+}
+
 /// Recognizes one entry. `objects` (the entry's raw JSON) is decoded, and so
 /// validated, only for snapshots and API requests.
 pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
@@ -191,7 +288,9 @@ pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
     let first = *t.as_bytes().first()?;
     match first {
         b'G' if t.starts_with("GET_AGENT_SNAPSHOT succeeded") => {
-            return objects.and_then(parse_snapshot).map(Event::Snapshot);
+            return objects
+                .and_then(parse_snapshot)
+                .map(|s| Event::Snapshot(Rc::new(s)));
         }
         b'S' => {
             if let Some(rest) = t.strip_prefix("Sending API_REQUEST event for ") {
@@ -769,6 +868,42 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn snapshots_differing_only_in_digit_runs_are_the_same() {
+        assert!(same_but_digits(
+            br#"{"skew": 12, "t": "2024-01-01T00:00:01.000Z"}"#,
+            br#"{"skew": 345, "t": "2024-01-01T00:00:03.250Z"}"#
+        ));
+        assert!(same_but_digits(b"", b""));
+        assert!(!same_but_digits(
+            br#"{"state": "connected"}"#,
+            br#"{"state": "ended"}"#
+        ));
+        assert!(!same_but_digits(br#"{"skew": 12}"#, br#"{"skew": -12}"#));
+        assert!(!same_but_digits(b"abc", b"abcd"));
+        assert!(!same_but_digits(b"a1", b"ab"));
+        // A digit run may not appear where the other side has none.
+        assert!(!same_but_digits(b"id-x", b"id-1x"));
+        // Ids that differ in a letter are different snapshots. (Ids differing
+        // only in digit positions would match: for random UUIDs, never seen.)
+        assert!(!same_but_digits(b"\"7f3a9c\"", b"\"7f3b9c\""));
+    }
+
+    #[test]
+    fn snapshots_differing_in_next_token_only_are_the_same() {
+        let a =
+            br#"[{"snapshot": {"state": {"name": "Available"}, "skew": 3}, "nextToken": "abc1"}]"#;
+        let b =
+            br#"[{"snapshot": {"state": {"name": "Available"}, "skew": 41}, "nextToken": "zz9q"}]"#;
+        let c = br#"[{"snapshot": {"state": {"name": "Busy"}, "skew": 3}, "nextToken": "abc1"}]"#;
+        assert!(same_snapshot(a, b));
+        assert!(!same_snapshot(a, c));
+        assert!(!same_snapshot(
+            a,
+            br#"[{"snapshot": {"state": {"name": "Available"}, "skew": 3}}]"#
+        ));
     }
 
     #[test]
