@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use std::borrow::Cow;
+
 use crate::document::TimelineItem;
 use crate::recognize::{Event, Machine, Sample, SnapContact, Snapshot, Trouble};
 use crate::time::{Millis, format_iso8601};
@@ -143,6 +145,49 @@ impl Track {
     }
 }
 
+/// One timeline item as kept while reading: compact (state names are almost
+/// always from a short known list), formatted only for the document.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub index: u64,
+    pub time: Millis,
+    pub machine: &'static str,
+    pub from: Option<Cow<'static, str>>,
+    pub to: Cow<'static, str>,
+}
+
+impl Step {
+    pub fn into_item(self) -> TimelineItem {
+        TimelineItem {
+            index: self.index,
+            time: format_iso8601(self.time),
+            machine: self.machine,
+            from: self.from.map(Cow::into_owned),
+            to: self.to.into_owned(),
+        }
+    }
+}
+
+/// State names of the RTC machines and of snapshot contacts and connections.
+const KNOWN_STATES: [&str; 41] = [
+    "PendingConnectState", "PendingInviteState", "PendingAnswerState", "PendingAcceptState",
+    "PendingAcceptAckState", "TalkingState", "PendingReconnectState", "PendingRemoteHangupState",
+    "PendingLocalHangupState", "DisconnectedState", "FailedState", "PendingConnectContactState",
+    "IdleState", "GrabLocalMediaState", "CreateOfferState", "SetLocalSessionDescriptionState",
+    "ConnectSignalingAndIceCollectionState", "InviteAnswerState", "AcceptState",
+    "ConnectContactState", "InitialState", "init", "incoming", "pending", "connecting",
+    "connected", "missed", "error", "ended", "rejected", "paused", "hold", "disconnected",
+    "silent_monitor", "barge", "", "CleanUpState", "IceRestartSubstate", "ConnectedSubstate",
+    "SetLocalSessionDescriptionSubstate", "AcceptSubstate",
+];
+
+fn intern(name: &str) -> Cow<'static, str> {
+    match KNOWN_STATES.iter().find(|k| **k == name) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(name.to_string()),
+    }
+}
+
 /// Per-connection last seen snapshot state.
 #[derive(Debug, Clone)]
 struct ConnState {
@@ -172,7 +217,7 @@ pub struct Contact {
     pub signaling: Track,
     pub session: Track,
     pub call_session: Track,
-    pub timeline: Vec<TimelineItem>,
+    pub timeline: Vec<Step>,
     pub timeline_truncated: bool,
 
     // Snapshots
@@ -251,12 +296,12 @@ impl Contact {
             self.timeline_truncated = true;
             return;
         }
-        self.timeline.push(TimelineItem {
+        self.timeline.push(Step {
             index: seen.index,
-            time: format_iso8601(seen.time),
+            time: seen.time,
             machine,
-            from: from.map(str::to_string),
-            to: to.to_string(),
+            from: from.map(intern),
+            to: intern(to),
         });
     }
 
@@ -780,3 +825,4 @@ fn is_mid_call(from: Option<&str>) -> bool {
         )
     )
 }
+

@@ -321,16 +321,22 @@ impl Document {
     /// The canonical bytes: one line of compact JSON plus a newline, so a
     /// results prefix is directly queryable with a JSON-lines reader (Athena).
     pub fn to_json_line(&self) -> Vec<u8> {
-        // Serialising these types cannot fail: no maps with non-string keys,
-        // no non-finite floats (quality figures are rounded finite values).
-        let mut out = serde_json::to_vec(self).unwrap_or_default();
-        out.push(b'\n');
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail, and serialising these types cannot
+        // either: no maps with non-string keys, only finite rounded floats.
+        let _ = self.write_json_line(&mut out);
         out
     }
 
-    pub fn to_json_pretty(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
-        out.push(b'\n');
-        out
+    /// [`Self::to_json_line`], streamed to a writer.
+    pub fn write_json_line<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
+        serde_json::to_writer(&mut w, self)?;
+        w.write_all(b"\n")
+    }
+
+    /// Pretty-printed, for people, streamed to a writer.
+    pub fn write_json_pretty<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut w, self)?;
+        w.write_all(b"\n")
     }
 }

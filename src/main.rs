@@ -225,13 +225,19 @@ fn classify_files(
             };
             let mut target = dir.join(name);
             target.as_mut_os_string().push(".json");
-            if let Err(e) = std::fs::write(&target, doc.to_json_line()) {
+            let written = File::create(&target)
+                .and_then(|f| {
+                    let mut w = BufWriter::new(f);
+                    doc.write_json_line(&mut w)?;
+                    w.flush()
+                });
+            if let Err(e) = written {
                 eprintln!("ccp-disconnect: cannot write {}: {e}", target.display());
                 failed = true;
             }
         }
         let written = match format {
-            OutputFormat::Json => stdout.write_all(&doc.to_json_pretty()),
+            OutputFormat::Json => doc.write_json_pretty(&mut stdout),
             OutputFormat::Table => write_table(&mut stdout, path, &doc),
         };
         if written.is_err() {

@@ -4,7 +4,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::io::Read;
 
-use crate::calls::{Contact, Seen, Tracker};
+use crate::calls::{Contact, Seen, Step, Tracker};
 use crate::document::{
     Call, Document, Evidence, Generator, LogInfo, OtherContact, Quality, SCHEMA_VERSION,
     SoftphoneError, Status, Summary, Warning,
@@ -226,19 +226,19 @@ fn kind_of(c: &Contact, tracker: &Tracker) -> Kind {
 }
 
 fn build(analysis: Analysis, source: Source, options: &Options) -> Document {
-    let Analysis { tracker, info } = analysis;
-    let facts = LogFacts {
-        api_lines: tracker.api_lines,
-    };
+    let Analysis { mut tracker, info } = analysis;
+    let facts = LogFacts { api_lines: tracker.api_lines };
+    let kinds: Vec<Kind> = tracker.contacts.iter().map(|c| kind_of(c, &tracker)).collect();
     let mut calls = Vec::new();
     let mut other_contacts = Vec::new();
-    for c in &tracker.contacts {
-        match kind_of(c, &tracker) {
+    // Consumed one by one: a contact's reading state is freed as soon as its
+    // call is in the document, so the two never both peak.
+    for (c, kind) in std::mem::take(&mut tracker.contacts).into_iter().zip(kinds) {
+        match kind {
             Kind::Call => calls.push(call(c, &facts, options)),
-            Kind::Other(contact_type) => other_contacts.push(OtherContact {
-                contact_id: c.id.clone(),
-                contact_type,
-            }),
+            Kind::Other(contact_type) => {
+                other_contacts.push(OtherContact { contact_id: c.id, contact_type })
+            }
             Kind::Skip => {}
         }
     }
@@ -260,8 +260,8 @@ fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-fn call(c: &Contact, facts: &LogFacts, options: &Options) -> Call {
-    let verdict = decide(c, facts);
+fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
+    let verdict = decide(&c, facts);
     let text = |t: &str| {
         if options.redact {
             redact::redact(t)
@@ -307,7 +307,7 @@ fn call(c: &Contact, facts: &LogFacts, options: &Options) -> Call {
         packets: q.packets as u64,
         packet_loss_pct: (q.lost + q.packets > 0.0)
             .then(|| round2(q.lost * 100.0 / (q.lost + q.packets))),
-        report_failures: c.report_failures.clone(),
+        report_failures: c.report_failures,
     });
     let softphone_errors = c
         .troubles
@@ -324,7 +324,7 @@ fn call(c: &Contact, facts: &LogFacts, options: &Options) -> Call {
         })
         .collect();
     Call {
-        contact_id: c.id.clone(),
+        contact_id: c.id,
         disconnected_by: verdict.reason.verdict(),
         confidence: verdict.confidence,
         reason: verdict.reason,
@@ -339,7 +339,7 @@ fn call(c: &Contact, facts: &LogFacts, options: &Options) -> Call {
         ended_at: ended.map(format_iso8601),
         talk_ms,
         evidence,
-        timeline: c.timeline.clone(),
+        timeline: c.timeline.into_iter().map(Step::into_item).collect(),
         timeline_truncated: c.timeline_truncated,
         quality,
         softphone_errors,

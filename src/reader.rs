@@ -1136,7 +1136,7 @@ fn is_json_scalar(s: &[u8]) -> bool {
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
 fn splat(b: u8) -> u64 {
     ONES * u64::from(b)
@@ -1148,22 +1148,23 @@ fn load8(buf: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(word)
 }
 
-/// Whether any byte of `v` is zero (exact, the classic bit trick).
-fn has_zero_byte(v: u64) -> bool {
-    v.wrapping_sub(ONES) & !v & HIGHS != 0
+/// The high bit of every byte of `v` that is zero, and no other bit (the
+/// exact form of the zero-byte trick, so the first hit can be located).
+fn zero_bytes(v: u64) -> u64 {
+    !((v & LOWS).wrapping_add(LOWS) | v | LOWS)
 }
 
 /// The next `"`, `{`, `}`, `[` or `]` at or after `i` (or `buf.len()`),
 /// eight bytes at a time: pretty-printed logs are mostly indentation.
 fn skip_plain(buf: &[u8], mut i: usize) -> usize {
     // `[`/`{` and `]`/`}` differ only in bit 0x20.
-    let (quote, open, close) = (splat(b'"'), splat(b'{'), splat(b'}'));
+    let (quote, open, close, fold) = (splat(b'"'), splat(b'{'), splat(b'}'), splat(0x20));
     while i + 8 <= buf.len() {
         let w = load8(buf, i);
-        let folded = w | splat(0x20);
-        if has_zero_byte(w ^ quote) || has_zero_byte(folded ^ open) || has_zero_byte(folded ^ close)
-        {
-            break;
+        let folded = w | fold;
+        let hits = zero_bytes(w ^ quote) | zero_bytes(folded ^ open) | zero_bytes(folded ^ close);
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
@@ -1177,10 +1178,22 @@ fn skip_plain(buf: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The next `"` or `\\` at or after `i`. Most strings in a log are short
-/// keys and values: a plain loop beats the set-up cost of `memchr2` there.
-fn find_quote_or_backslash(buf: &[u8], i: usize) -> Option<usize> {
-    let short = (i + 16).min(buf.len());
+/// The next `"` or `\` at or after `i`. Most strings in a log are short keys
+/// and values: a word-at-a-time loop beats the set-up cost of `memchr2`
+/// there; long strings (metrics lines) go on to `memchr2`.
+fn find_quote_or_backslash(buf: &[u8], mut i: usize) -> Option<usize> {
+    let (quote, backslash) = (splat(b'"'), splat(b'\\'));
+    let short = (i + 64).min(buf.len());
+    while i + 8 <= short {
+        let hits = {
+            let w = load8(buf, i);
+            zero_bytes(w ^ quote) | zero_bytes(w ^ backslash)
+        };
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
     if let Some(k) = buf[i..short].iter().position(|&c| c == b'"' || c == b'\\') {
         return Some(i + k);
     }
@@ -1216,5 +1229,38 @@ fn describe_byte(c: u8) -> String {
         format!("'{}'", c as char)
     } else {
         format!("byte 0x{c:02x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_scans_find_the_first_hit_at_every_position() {
+        for len in 0..40 {
+            for at in 0..len {
+                for hit in [b'"', b'{', b'}', b'[', b']'] {
+                    let mut buf = vec![b' '; len];
+                    buf[at] = hit;
+                    // A later hit must not win over the first one.
+                    if at + 3 < len {
+                        buf[at + 3] = b'"';
+                    }
+                    assert_eq!(skip_plain(&buf, 0), at, "len {len} at {at} {}", hit as char);
+                }
+                let mut buf = vec![b'a'; len];
+                buf[at] = b'\\';
+                assert_eq!(find_quote_or_backslash(&buf, 0), Some(at));
+                buf[at] = b'"';
+                assert_eq!(find_quote_or_backslash(&buf, 0), Some(at));
+            }
+            assert_eq!(skip_plain(&vec![b'x'; len], 0), len);
+            assert_eq!(find_quote_or_backslash(&vec![b'x'; len], 0), None);
+        }
+        // Bytes that differ from a target only in bit 0x20 or the high bit
+        // are not hits.
+        let near = [b'\x02', b'\xa2', b';', b'=', b'\xfb', b'\xfd', b'\x5c' ^ 0x20];
+        assert_eq!(skip_plain(&near, 0), near.len());
     }
 }
