@@ -170,15 +170,47 @@ impl Step {
 
 /// State names of the RTC machines and of snapshot contacts and connections.
 const KNOWN_STATES: [&str; 41] = [
-    "PendingConnectState", "PendingInviteState", "PendingAnswerState", "PendingAcceptState",
-    "PendingAcceptAckState", "TalkingState", "PendingReconnectState", "PendingRemoteHangupState",
-    "PendingLocalHangupState", "DisconnectedState", "FailedState", "PendingConnectContactState",
-    "IdleState", "GrabLocalMediaState", "CreateOfferState", "SetLocalSessionDescriptionState",
-    "ConnectSignalingAndIceCollectionState", "InviteAnswerState", "AcceptState",
-    "ConnectContactState", "InitialState", "init", "incoming", "pending", "connecting",
-    "connected", "missed", "error", "ended", "rejected", "paused", "hold", "disconnected",
-    "silent_monitor", "barge", "", "CleanUpState", "IceRestartSubstate", "ConnectedSubstate",
-    "SetLocalSessionDescriptionSubstate", "AcceptSubstate",
+    "PendingConnectState",
+    "PendingInviteState",
+    "PendingAnswerState",
+    "PendingAcceptState",
+    "PendingAcceptAckState",
+    "TalkingState",
+    "PendingReconnectState",
+    "PendingRemoteHangupState",
+    "PendingLocalHangupState",
+    "DisconnectedState",
+    "FailedState",
+    "PendingConnectContactState",
+    "IdleState",
+    "GrabLocalMediaState",
+    "CreateOfferState",
+    "SetLocalSessionDescriptionState",
+    "ConnectSignalingAndIceCollectionState",
+    "InviteAnswerState",
+    "AcceptState",
+    "ConnectContactState",
+    "InitialState",
+    "init",
+    "incoming",
+    "pending",
+    "connecting",
+    "connected",
+    "missed",
+    "error",
+    "ended",
+    "rejected",
+    "paused",
+    "hold",
+    "disconnected",
+    "silent_monitor",
+    "barge",
+    "",
+    "CleanUpState",
+    "IceRestartSubstate",
+    "ConnectedSubstate",
+    "SetLocalSessionDescriptionSubstate",
+    "AcceptSubstate",
 ];
 
 fn intern(name: &str) -> Cow<'static, str> {
@@ -825,4 +857,3 @@ fn is_mid_call(from: Option<&str>) -> bool {
         )
     )
 }
-

@@ -55,6 +55,11 @@ pub struct Options {
     pub limits: Limits,
     /// Replace phone numbers and e-mail addresses in evidence text.
     pub redact: bool,
+    /// Recognize an entry that repeats the previous large one (an unchanged
+    /// agent snapshot, up to timestamps and its paging token) by a byte
+    /// comparison, and reuse its parse. Off gives the reference path: every
+    /// entry scanned and parsed on its own. The results are the same.
+    pub reuse_repeats: bool,
 }
 
 impl Default for Options {
@@ -62,6 +67,7 @@ impl Default for Options {
         Options {
             limits: Limits::default(),
             redact: true,
+            reuse_repeats: true,
         }
     }
 }

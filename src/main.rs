@@ -225,12 +225,11 @@ fn classify_files(
             };
             let mut target = dir.join(name);
             target.as_mut_os_string().push(".json");
-            let written = File::create(&target)
-                .and_then(|f| {
-                    let mut w = BufWriter::new(f);
-                    doc.write_json_line(&mut w)?;
-                    w.flush()
-                });
+            let written = File::create(&target).and_then(|f| {
+                let mut w = BufWriter::new(f);
+                doc.write_json_line(&mut w)?;
+                w.flush()
+            });
             if let Err(e) = written {
                 eprintln!("ccp-disconnect: cannot write {}: {e}", target.display());
                 failed = true;

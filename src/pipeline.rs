@@ -104,10 +104,10 @@ fn apply(tracker: &mut Tracker, p: Pending) {
 }
 
 fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> {
-    let mut reader = LogReader::new(input, options.limits)?;
+    let mut reader = LogReader::new(input, options.limits, options.reuse_repeats)?;
     let mut tracker = Tracker::default();
     let mut window = Reorder::default();
-    let mut recognizer = Recognizer::default();
+    let mut recognizer = Recognizer::new(options.reuse_repeats);
     let mut valid = 0u64;
     let mut warnings = 0u64;
     let mut warning_samples = Vec::new();
@@ -128,7 +128,7 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
                         .filter(|a| !a.is_empty())
                         .map(str::to_string);
                 }
-                if let Some(event) = recognizer.recognize(&e.text, e.objects) {
+                if let Some(event) = recognizer.recognize(&e.text, e.objects, e.index, e.repeats) {
                     window.push(Pending {
                         time: e.time,
                         index: e.index,
@@ -227,8 +227,14 @@ fn kind_of(c: &Contact, tracker: &Tracker) -> Kind {
 
 fn build(analysis: Analysis, source: Source, options: &Options) -> Document {
     let Analysis { mut tracker, info } = analysis;
-    let facts = LogFacts { api_lines: tracker.api_lines };
-    let kinds: Vec<Kind> = tracker.contacts.iter().map(|c| kind_of(c, &tracker)).collect();
+    let facts = LogFacts {
+        api_lines: tracker.api_lines,
+    };
+    let kinds: Vec<Kind> = tracker
+        .contacts
+        .iter()
+        .map(|c| kind_of(c, &tracker))
+        .collect();
     let mut calls = Vec::new();
     let mut other_contacts = Vec::new();
     // Consumed one by one: a contact's reading state is freed as soon as its
@@ -236,9 +242,10 @@ fn build(analysis: Analysis, source: Source, options: &Options) -> Document {
     for (c, kind) in std::mem::take(&mut tracker.contacts).into_iter().zip(kinds) {
         match kind {
             Kind::Call => calls.push(call(c, &facts, options)),
-            Kind::Other(contact_type) => {
-                other_contacts.push(OtherContact { contact_id: c.id, contact_type })
-            }
+            Kind::Other(contact_type) => other_contacts.push(OtherContact {
+                contact_id: c.id,
+                contact_type,
+            }),
             Kind::Skip => {}
         }
     }

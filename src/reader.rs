@@ -43,6 +43,9 @@ pub struct Entry<'a> {
     pub objects: Option<&'a [u8]>,
     /// The agent's user id (Streams 1.6.4 and later).
     pub agent: Option<Cow<'a, str>>,
+    /// This entry repeats entry N byte for byte, except for digit runs and
+    /// the value of a `nextToken` member (see [`Template`]).
+    pub repeats: Option<u64>,
 }
 
 /// What a single element turned out to be.
@@ -95,6 +98,8 @@ pub struct LogReader<'r> {
     mode: Mode,
     format: Format,
     elements: u64,
+    template: Option<Template>,
+    reuse_repeats: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -115,7 +120,12 @@ enum Mode {
 }
 
 impl<'r> LogReader<'r> {
-    pub fn new<R: Read + 'r>(input: R, limits: Limits) -> Result<LogReader<'r>, ReadError> {
+    /// `reuse_repeats`: see [`crate::Options::reuse_repeats`].
+    pub fn new<R: Read + 'r>(
+        input: R,
+        limits: Limits,
+        reuse_repeats: bool,
+    ) -> Result<LogReader<'r>, ReadError> {
         let failed = Rc::new(Cell::new(false));
         let mut tagged = TaggedSource {
             inner: input,
@@ -152,6 +162,8 @@ impl<'r> LogReader<'r> {
             mode: Mode::Start,
             format: Format::JsonArray,
             elements: 0,
+            template: None,
+            reuse_repeats,
         })
     }
 
@@ -223,7 +235,9 @@ impl<'r> LogReader<'r> {
         }
         if n == 0 {
             self.eof = true;
-            return Ok(None);
+            // Positions moved all the same: callers must hear of it (they
+            // loop, and the next call says `None`).
+            return Ok((shift > 0).then_some(shift));
         }
         Ok(Some(shift))
     }
@@ -687,14 +701,54 @@ impl<'r> LogReader<'r> {
                 message: "the entry is not an object".into(),
             });
         }
+        if let Some((e, fields, repeats)) = self.repeat_of_template()? {
+            let s = self.pos;
+            self.pos = e;
+            self.elements += 1;
+            let offset = self.abs(s);
+            return build_entry(&self.buf[s..e], &fields, index, offset, Some(repeats));
+        }
         let (s, e, fields) = self.scan_entry(base_depth)?;
         if e - s > self.limits.max_entry_bytes {
             return Err(self.entry_too_large(s));
         }
+        if self.reuse_repeats && e - s >= TEMPLATE_MIN_BYTES {
+            self.template = Some(Template::new(&self.buf[s..e], fields, index));
+        }
         self.pos = e;
         self.elements += 1;
         let offset = self.abs(s);
-        build_entry(&self.buf[s..e], &fields, index, offset)
+        build_entry(&self.buf[s..e], &fields, index, offset, None)
+    }
+
+    /// Whether the entry at `self.pos` repeats the template; if so, its end
+    /// and fields, found without a structural scan.
+    fn repeat_of_template(&mut self) -> Result<Option<(usize, Fields, u64)>, ReadError> {
+        let Some(need) = self
+            .template
+            .as_ref()
+            .map(|t| t.bytes.len() + TEMPLATE_SLACK)
+        else {
+            return Ok(None);
+        };
+        while self.filled - self.pos < need {
+            let keep = self.pos;
+            if self.fill(keep)?.is_none() {
+                break;
+            }
+        }
+        let Some(t) = self.template.as_ref() else {
+            return Ok(None);
+        };
+        let available = &self.buf[self.pos..self.filled];
+        let Some((len, marks)) = t.matches(available) else {
+            return Ok(None);
+        };
+        if len > self.limits.max_entry_bytes {
+            return Ok(None);
+        }
+        let fields = t.fields.map(|p| map_position(p, &marks));
+        Ok(Some((self.pos + len, fields, t.index)))
     }
 
     /// Scans one entry object in a single pass: finds where it ends and
@@ -980,7 +1034,7 @@ impl Field {
 }
 
 /// Where a member's value sits, relative to the entry start.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Span {
     from: usize,
     to: usize,
@@ -988,7 +1042,7 @@ struct Span {
     escaped: bool,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
 struct Fields {
     text: Option<Span>,
     time: Option<Span>,
@@ -998,6 +1052,24 @@ struct Fields {
 }
 
 impl Fields {
+    /// The same fields with every position passed through `f`.
+    fn map(&self, f: impl Fn(usize) -> usize) -> Fields {
+        let m = |s: Option<Span>| {
+            s.map(|s| Span {
+                from: f(s.from),
+                to: f(s.to),
+                ..s
+            })
+        };
+        Fields {
+            text: m(self.text),
+            time: m(self.time),
+            objects: m(self.objects),
+            agent: m(self.agent),
+            duplicate: self.duplicate,
+        }
+    }
+
     fn set(&mut self, field: Field, span: Span) {
         let slot = match field {
             Field::Text => &mut self.text,
@@ -1045,6 +1117,7 @@ fn build_entry<'a>(
     f: &Fields,
     index: u64,
     offset: u64,
+    repeats: Option<u64>,
 ) -> Result<Item<'a>, ReadError> {
     let invalid = |message: &str| {
         Ok(Item::Invalid {
@@ -1090,7 +1163,122 @@ fn build_entry<'a>(
         text,
         objects,
         agent,
+        repeats,
     }))
+}
+
+/// Entries this large become the template for the next ones.
+const TEMPLATE_MIN_BYTES: usize = 1024;
+/// How much longer than the template a repeat may be (longer digit runs, a
+/// longer token).
+const TEMPLATE_SLACK: usize = 256;
+
+/// The last large entry that was scanned in full. Agent snapshots make up
+/// most of a log and, between state changes, repeat the previous one except
+/// for digits (timestamps, `skew`) and the opaque `nextToken`. Such a repeat
+/// is recognized by a byte comparison, much cheaper than a structural scan:
+/// with every other byte equal, the structure, the end and the fields are
+/// the template's, moved only where a digit run or the token changed length.
+struct Template {
+    bytes: Vec<u8>,
+    fields: Fields,
+    index: u64,
+    /// The quotes around the value of the template's `"nextToken"` member.
+    token: Option<(usize, usize)>,
+}
+
+impl Template {
+    fn new(bytes: &[u8], fields: Fields, index: u64) -> Template {
+        Template {
+            bytes: bytes.to_vec(),
+            fields,
+            index,
+            token: next_token_quotes(bytes),
+        }
+    }
+
+    /// Whether `new` starts with a repeat of the template. Returns the
+    /// repeat's length and the realignment marks: pairs of positions (in the
+    /// template, in the repeat) from which the two run in step again.
+    fn matches(&self, new: &[u8]) -> Option<(usize, Vec<(usize, usize)>)> {
+        let t = &self.bytes[..];
+        let (mut i, mut j) = (0, 0);
+        let mut marks = vec![(0, 0)];
+        loop {
+            // The next place where the two may legitimately differ.
+            let stop = match self.token {
+                Some((open, _)) if i <= open => open + 1,
+                _ => t.len(),
+            };
+            while i + 32 <= stop && j + 32 <= new.len() && t[i..i + 32] == new[j..j + 32] {
+                i += 32;
+                j += 32;
+            }
+            while i < stop && j < new.len() && t[i] == new[j] {
+                i += 1;
+                j += 1;
+            }
+            if i == t.len() {
+                return Some((j, marks));
+            }
+            if j == new.len() {
+                return None;
+            }
+            if let Some((open, close)) = self.token
+                && i == open + 1
+            {
+                // Skip the token's value on both sides: a plain string.
+                let end = j + memchr::memchr2(b'"', b'\\', &new[j..])?;
+                if new[end] != b'"' {
+                    return None;
+                }
+                i = close;
+                j = end;
+                marks.push((i, j));
+                continue;
+            }
+            let (digit_t, digit_n) = (t[i].is_ascii_digit(), new[j].is_ascii_digit());
+            let in_run = i > 0 && t[i - 1].is_ascii_digit();
+            if !(digit_t || digit_n) || !(in_run || (digit_t && digit_n)) {
+                return None;
+            }
+            while i < t.len() && t[i].is_ascii_digit() {
+                i += 1;
+            }
+            while j < new.len() && new[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j == new.len() {
+                return None;
+            }
+            marks.push((i, j));
+        }
+    }
+}
+
+/// Where template position `p` is in the repeat.
+fn map_position(p: usize, marks: &[(usize, usize)]) -> usize {
+    let (i, j) = marks
+        .iter()
+        .rev()
+        .find(|(i, _)| *i <= p)
+        .copied()
+        .unwrap_or((0, 0));
+    p - i + j
+}
+
+/// The quotes around the string value of the first `"nextToken"` member.
+fn next_token_quotes(raw: &[u8]) -> Option<(usize, usize)> {
+    let key = memchr::memmem::find(raw, b"\"nextToken\"")? + 11;
+    let open = key + memchr::memchr(b'"', &raw[key..])?;
+    if raw[key..open]
+        .iter()
+        .any(|c| !matches!(c, b':' | b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        return None;
+    }
+    let close = open + 1 + memchr::memchr2(b'"', b'\\', &raw[open + 1..])?;
+    (raw[close] == b'"').then_some((open, close))
 }
 
 fn is_delimiter(c: u8) -> bool {
@@ -1260,7 +1448,62 @@ mod tests {
         }
         // Bytes that differ from a target only in bit 0x20 or the high bit
         // are not hits.
-        let near = [b'\x02', b'\xa2', b';', b'=', b'\xfb', b'\xfd', b'\x5c' ^ 0x20];
+        let near = [
+            b'\x02',
+            b'\xa2',
+            b';',
+            b'=',
+            b'\xfb',
+            b'\xfd',
+            b'\x5c' ^ 0x20,
+        ];
         assert_eq!(skip_plain(&near, 0), near.len());
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    fn template(bytes: &[u8]) -> Template {
+        Template::new(bytes, Fields::default(), 7)
+    }
+
+    #[test]
+    fn a_repeat_may_differ_only_in_digit_runs_and_the_token() {
+        let t = template(
+            br#"{"t": "2025-03-11T13:20:40.039Z", "skew": -82, "nextToken": "abc1x", "s": "ok"}"#,
+        );
+        let new =
+            br#"{"t": "2025-03-11T13:20:42.1Z", "skew": -7, "nextToken": "qq", "s": "ok"}, {"#;
+        let (len, marks) = t.matches(new).expect("a repeat");
+        assert_eq!(&new[..len], &new[..new.len() - 3]);
+        // Every mark pairs positions whose following bytes agree.
+        for (i, j) in marks {
+            assert_eq!(t.bytes.get(i), new.get(j));
+        }
+        for other in [
+            &br#"{"t": "2025-03-11T13:20:40.039Z", "skew": -82, "nextToken": "abc1x", "s": "no"}"#
+                [..],
+            br#"{"t": "2025-03-11T13:20:40.039Z", "skew": 82, "nextToken": "abc1x", "s": "ok"}"#,
+            br#"{"t": "2025-03-11T13:20:40.039Z", "skew": -82, "nextToken": "a\"bc", "s": "ok"}"#,
+            br#"{"t": "2025-03-11T13:20:40.039Z", "skew": -82"#,
+        ] {
+            assert!(
+                t.matches(other).is_none(),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
+    #[test]
+    fn positions_follow_the_marks() {
+        let marks = [(0, 0), (10, 8), (20, 25)];
+        assert_eq!(map_position(5, &marks), 5);
+        assert_eq!(map_position(10, &marks), 8);
+        assert_eq!(map_position(15, &marks), 13);
+        assert_eq!(map_position(20, &marks), 25);
+        assert_eq!(map_position(30, &marks), 35);
     }
 }

@@ -192,21 +192,38 @@ fn category(token: &str) -> Option<Option<Machine>> {
 /// bytes, but between state changes they differ only in their timestamps and
 /// `skew` (digits) and in the opaque `nextToken`. A snapshot whose raw
 /// `objects` differ from the previous one's only there reuses its parse.
-#[derive(Default)]
 pub struct Recognizer {
-    last_snapshot: Option<(Vec<u8>, Rc<Snapshot>)>,
+    /// The last parsed snapshot: its entry index, raw `objects` and parse.
+    last_snapshot: Option<(u64, Vec<u8>, Rc<Snapshot>)>,
+    reuse_repeats: bool,
 }
 
 impl Recognizer {
-    pub fn recognize(&mut self, text: &str, objects: Option<&[u8]>) -> Option<Event> {
+    /// `reuse_repeats`: see [`crate::Options::reuse_repeats`].
+    pub fn new(reuse_repeats: bool) -> Recognizer {
+        Recognizer {
+            last_snapshot: None,
+            reuse_repeats,
+        }
+    }
+
+    /// `index` is the entry's position; `repeats`, the entry the reader found
+    /// it repeats (up to digits and `nextToken`), if any.
+    pub fn recognize(
+        &mut self,
+        text: &str,
+        objects: Option<&[u8]>,
+        index: u64,
+        repeats: Option<u64>,
+    ) -> Option<Event> {
         let is_snapshot = text
             .trim_start()
             .starts_with("GET_AGENT_SNAPSHOT succeeded");
-        let (true, Some(raw)) = (is_snapshot, objects) else {
+        let (true, Some(raw), true) = (is_snapshot, objects, self.reuse_repeats) else {
             return recognize(text, objects);
         };
-        if let Some((prev, parsed)) = &self.last_snapshot
-            && same_snapshot(prev, raw)
+        if let Some((last, prev, parsed)) = &self.last_snapshot
+            && (repeats == Some(*last) || same_snapshot(prev, raw))
         {
             return Some(Event::Snapshot(parsed.clone()));
         }
@@ -214,11 +231,11 @@ impl Recognizer {
         let mut kept = self
             .last_snapshot
             .take()
-            .map(|(bytes, _)| bytes)
+            .map(|(_, bytes, _)| bytes)
             .unwrap_or_default();
         kept.clear();
         kept.extend_from_slice(raw);
-        self.last_snapshot = Some((kept, parsed.clone()));
+        self.last_snapshot = Some((index, kept, parsed.clone()));
         Some(Event::Snapshot(parsed))
     }
 }
