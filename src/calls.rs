@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use std::borrow::Cow;
 
-use crate::document::TimelineItem;
+use crate::document::{Time, TimelineItem};
 use crate::recognize::{Event, Machine, Sample, SnapContact, Snapshot, Trouble};
-use crate::time::{Millis, format_iso8601};
+use crate::time::Millis;
 
 /// Timeline items kept per call; a runaway call (reconnect loops) is cut.
 const TIMELINE_CAP: usize = 64;
@@ -145,29 +145,6 @@ impl Track {
     }
 }
 
-/// One timeline item as kept while reading: compact (state names are almost
-/// always from a short known list), formatted only for the document.
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub index: u64,
-    pub time: Millis,
-    pub machine: &'static str,
-    pub from: Option<Cow<'static, str>>,
-    pub to: Cow<'static, str>,
-}
-
-impl Step {
-    pub fn into_item(self) -> TimelineItem {
-        TimelineItem {
-            index: self.index,
-            time: format_iso8601(self.time),
-            machine: self.machine,
-            from: self.from.map(Cow::into_owned),
-            to: self.to.into_owned(),
-        }
-    }
-}
-
 /// State names of the RTC machines and of snapshot contacts and connections.
 const KNOWN_STATES: [&str; 41] = [
     "PendingConnectState",
@@ -249,7 +226,7 @@ pub struct Contact {
     pub signaling: Track,
     pub session: Track,
     pub call_session: Track,
-    pub timeline: Vec<Step>,
+    pub timeline: Vec<TimelineItem>,
     pub timeline_truncated: bool,
 
     // Snapshots
@@ -328,9 +305,9 @@ impl Contact {
             self.timeline_truncated = true;
             return;
         }
-        self.timeline.push(Step {
+        self.timeline.push(TimelineItem {
             index: seen.index,
-            time: seen.time,
+            time: Time(seen.time),
             machine,
             from: from.map(intern),
             to: intern(to),

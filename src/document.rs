@@ -4,7 +4,29 @@
 //! every collection is built in a deterministic order, so the same input always
 //! gives byte-identical output.
 
-use serde::Serialize;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::time::{Millis, format_iso8601};
+
+/// An instant, kept as epoch milliseconds and written as ISO-8601 UTC with
+/// milliseconds (`2019-10-03T18:21:26.478Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub Millis);
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_iso8601(self.0))
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
 
 /// Bumped only on incompatible changes to the document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -202,9 +224,9 @@ pub struct Call {
     pub persistent_connection: bool,
     /// The call was already under way when the log starts.
     pub started_before_log: bool,
-    pub first_seen: String,
-    pub connected_at: Option<String>,
-    pub ended_at: Option<String>,
+    pub first_seen: Time,
+    pub connected_at: Option<Time>,
+    pub ended_at: Option<Time>,
     pub talk_ms: Option<u64>,
     /// The entries that decided the verdict, in log order.
     pub evidence: Vec<Evidence>,
@@ -220,7 +242,7 @@ pub struct Call {
 pub struct Evidence {
     /// 0-based position of the entry in the file.
     pub index: u64,
-    pub time: String,
+    pub time: Time,
     /// The entry's `text`, trimmed and redacted.
     pub text: String,
     /// What the entry showed, for entries whose text alone does not say it
@@ -232,12 +254,13 @@ pub struct Evidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineItem {
     pub index: u64,
-    pub time: String,
+    pub time: Time,
     /// `signaling`, `session`, `call_session`, `contact` (snapshot contact
     /// state) or `agent_connection` / `customer_connection` (snapshot).
     pub machine: &'static str,
-    pub from: Option<String>,
-    pub to: String,
+    /// State names come from a short known list, so they are rarely owned.
+    pub from: Option<Cow<'static, str>>,
+    pub to: Cow<'static, str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -259,7 +282,7 @@ pub struct Quality {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SoftphoneError {
     pub index: u64,
-    pub time: String,
+    pub time: Time,
     /// The catalog name (`ice_collection_timeout`, `lost_ice_connection`, ...).
     #[serde(rename = "type")]
     pub kind: String,

@@ -313,7 +313,7 @@ fn write_table(w: &mut impl Write, path: &Path, doc: &Document) -> io::Result<()
                 c.talk_ms
                     .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
                     .unwrap_or_default(),
-                c.ended_at.as_deref().unwrap_or("")
+                c.ended_at.map(|t| t.to_string()).unwrap_or_default()
             )?;
         }
     }

@@ -4,10 +4,10 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::io::Read;
 
-use crate::calls::{Contact, Seen, Step, Tracker};
+use crate::calls::{Contact, Seen, Tracker};
 use crate::document::{
     Call, Document, Evidence, Generator, LogInfo, OtherContact, Quality, SCHEMA_VERSION,
-    SoftphoneError, Status, Summary, Warning,
+    SoftphoneError, Status, Summary, Time, Warning,
 };
 use crate::reader::{Item, LogReader, ReadError};
 use crate::recognize::{Event, Recognizer};
@@ -281,7 +281,7 @@ fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
         .iter()
         .map(|e| Evidence {
             index: e.index,
-            time: format_iso8601(e.time),
+            time: Time(e.time),
             text: text(&e.text),
             note: e.note.clone(),
         })
@@ -324,7 +324,7 @@ fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
             let (kind, hint) = catalog::describe(*t, detail.as_deref());
             SoftphoneError {
                 index: e.index,
-                time: format_iso8601(e.time),
+                time: Time(e.time),
                 kind,
                 hint,
             }
@@ -341,12 +341,12 @@ fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
         softphone: c.softphone,
         persistent_connection: c.persistent,
         started_before_log: c.started_before_log.unwrap_or(false),
-        first_seen: format_iso8601(c.first_seen),
-        connected_at: connected.map(format_iso8601),
-        ended_at: ended.map(format_iso8601),
+        first_seen: Time(c.first_seen),
+        connected_at: connected.map(Time),
+        ended_at: ended.map(Time),
         talk_ms,
         evidence,
-        timeline: c.timeline.into_iter().map(Step::into_item).collect(),
+        timeline: c.timeline,
         timeline_truncated: c.timeline_truncated,
         quality,
         softphone_errors,
