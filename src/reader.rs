@@ -1,7 +1,7 @@
 //! Streaming log reader: detects the shape and compression from the content
 //! and yields one entry at a time as a borrowed slice of the input.
 //!
-//! Memory is bounded by one entry plus one read chunk, whatever the file size:
+//! Memory is bounded by one entry plus a two-chunk buffer, whatever the file size:
 //! a byte-level scanner finds where each entry ends (tracking strings and
 //! nesting without recursion), and only that slice is handed to `serde_json`.
 
