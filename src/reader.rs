@@ -1,9 +1,11 @@
 //! Streaming log reader: detects the shape and compression from the content
 //! and yields one entry at a time as a borrowed slice of the input.
 //!
-//! Memory is bounded by one entry plus a two-chunk buffer, whatever the file size:
-//! a byte-level scanner finds where each entry ends (tracking strings and
-//! nesting without recursion), and only that slice is handed to `serde_json`.
+//! Memory is bounded by one entry plus a two-chunk buffer, whatever the file
+//! size: a byte-level scanner finds where each entry ends (tracking strings
+//! and nesting without recursion) and where its own `text`, `time` and
+//! `objects` values sit; `objects` is handed to `serde_json` only when a line
+//! needs it.
 
 use std::borrow::Cow;
 use std::cell::Cell;
