@@ -14,6 +14,7 @@ mod pipeline;
 mod reader;
 mod recognize;
 mod redact;
+mod repeats;
 pub mod sample;
 pub mod time;
 mod verdict;

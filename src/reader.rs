@@ -13,6 +13,7 @@ use std::io::{self, Read};
 use std::rc::Rc;
 
 use crate::document::{Format, Rejection};
+use crate::repeats;
 use crate::time::{Millis, parse_iso8601};
 use crate::{Limits, RejectKind};
 
@@ -293,83 +294,22 @@ impl<'r> LogReader<'r> {
         let mut start = self.pos;
         let mut i = start;
         let mut depth = 0usize;
-        let mut in_str = false;
-        let mut str_start = 0usize;
-        let first = self.buf[start];
-        let scalar = !matches!(first, b'{' | b'[' | b'"');
+        let scalar = !matches!(self.buf[start], b'{' | b'[' | b'"');
         loop {
             if i >= self.filled {
                 match self.fill(start)? {
                     Some(shift) => {
                         start -= shift;
                         i -= shift;
-                        str_start = str_start.saturating_sub(shift);
                         continue;
                     }
                     None if scalar => return Ok((start, i)),
-                    None => {
-                        return Err(reject(
-                            RejectKind::MalformedJson,
-                            format!(
-                                "input ends inside entry {} (starting at byte {}): the file is truncated",
-                                self.elements,
-                                self.abs(start)
-                            ),
-                            Some(self.abs(i)),
-                            Some(self.elements),
-                        ));
-                    }
+                    None => return Err(self.truncated_entry(start, i)),
                 }
-            }
-            if in_str {
-                match memchr::memchr2(b'"', b'\\', &self.buf[i..self.filled]) {
-                    None => i = self.filled,
-                    Some(k) => {
-                        i += k;
-                        if self.buf[i] == b'\\' {
-                            i += 2;
-                            // An escape split across reads: make sure both bytes are in.
-                            if i > self.filled {
-                                i -= 2;
-                                match self.fill(start)? {
-                                    Some(shift) => {
-                                        start -= shift;
-                                        i -= shift;
-                                        str_start = str_start.saturating_sub(shift);
-                                        continue;
-                                    }
-                                    None => {
-                                        return Err(reject(
-                                            RejectKind::MalformedJson,
-                                            "input ends inside a string: the file is truncated"
-                                                .into(),
-                                            Some(self.abs(i)),
-                                            Some(self.elements),
-                                        ));
-                                    }
-                                }
-                            }
-                        } else {
-                            in_str = false;
-                            i += 1;
-                            if i - str_start > self.limits.max_string_bytes + 2 {
-                                return Err(self.string_too_long(str_start));
-                            }
-                            if depth == 0 {
-                                return Ok((start, i));
-                            }
-                            continue;
-                        }
-                    }
-                }
-                if i - str_start > self.limits.max_string_bytes {
-                    return Err(self.string_too_long(str_start));
-                }
-                continue;
             }
             let c = self.buf[i];
             if scalar {
-                if matches!(c, b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t') {
+                if is_delimiter(c) {
                     return Ok((start, i));
                 }
                 i += 1;
@@ -377,21 +317,16 @@ impl<'r> LogReader<'r> {
             }
             match c {
                 b'"' => {
-                    in_str = true;
-                    str_start = i;
+                    i = self.skip_string(&mut start, i)?.0;
+                    if depth == 0 {
+                        return Ok((start, i));
+                    }
+                    continue;
                 }
                 b'{' | b'[' => {
                     depth += 1;
                     if depth + base_depth > self.limits.max_depth {
-                        return Err(reject(
-                            RejectKind::TooLarge,
-                            format!(
-                                "entry {} nests deeper than the limit of {}",
-                                self.elements, self.limits.max_depth
-                            ),
-                            Some(self.abs(i)),
-                            Some(self.elements),
-                        ));
+                        return Err(self.too_deep(i));
                     }
                 }
                 b'}' | b']' => {
@@ -749,7 +684,7 @@ impl<'r> LogReader<'r> {
         if len > self.limits.max_entry_bytes {
             return Ok(None);
         }
-        let fields = t.fields.map(|p| map_position(p, &marks));
+        let fields = t.fields.map(|p| repeats::map_position(p, &marks));
         Ok(Some((self.pos + len, fields, t.index)))
     }
 
@@ -1195,92 +1130,15 @@ impl Template {
             bytes: bytes.to_vec(),
             fields,
             index,
-            token: next_token_quotes(bytes),
+            token: repeats::next_token_quotes(bytes),
         }
     }
 
-    /// Whether `new` starts with a repeat of the template. Returns the
-    /// repeat's length and the realignment marks: pairs of positions (in the
-    /// template, in the repeat) from which the two run in step again.
+    /// Whether `new` starts with a repeat of the template; see
+    /// [`crate::repeats::repeat_marks`].
     fn matches(&self, new: &[u8]) -> Option<(usize, Vec<(usize, usize)>)> {
-        let t = &self.bytes[..];
-        let (mut i, mut j) = (0, 0);
-        let mut marks = vec![(0, 0)];
-        loop {
-            // The next place where the two may legitimately differ.
-            let stop = match self.token {
-                Some((open, _)) if i <= open => open + 1,
-                _ => t.len(),
-            };
-            while i + 32 <= stop && j + 32 <= new.len() && t[i..i + 32] == new[j..j + 32] {
-                i += 32;
-                j += 32;
-            }
-            while i < stop && j < new.len() && t[i] == new[j] {
-                i += 1;
-                j += 1;
-            }
-            if i == t.len() {
-                return Some((j, marks));
-            }
-            if j == new.len() {
-                return None;
-            }
-            if let Some((open, close)) = self.token
-                && i == open + 1
-            {
-                // Skip the token's value on both sides: a plain string.
-                let end = j + memchr::memchr2(b'"', b'\\', &new[j..])?;
-                if new[end] != b'"' {
-                    return None;
-                }
-                i = close;
-                j = end;
-                marks.push((i, j));
-                continue;
-            }
-            let (digit_t, digit_n) = (t[i].is_ascii_digit(), new[j].is_ascii_digit());
-            let in_run = i > 0 && t[i - 1].is_ascii_digit();
-            if !(digit_t || digit_n) || !(in_run || (digit_t && digit_n)) {
-                return None;
-            }
-            while i < t.len() && t[i].is_ascii_digit() {
-                i += 1;
-            }
-            while j < new.len() && new[j].is_ascii_digit() {
-                j += 1;
-            }
-            if j == new.len() {
-                return None;
-            }
-            marks.push((i, j));
-        }
+        repeats::repeat_marks(&self.bytes, self.token, new)
     }
-}
-
-/// Where template position `p` is in the repeat.
-fn map_position(p: usize, marks: &[(usize, usize)]) -> usize {
-    let (i, j) = marks
-        .iter()
-        .rev()
-        .find(|(i, _)| *i <= p)
-        .copied()
-        .unwrap_or((0, 0));
-    p - i + j
-}
-
-/// The quotes around the string value of the first `"nextToken"` member.
-fn next_token_quotes(raw: &[u8]) -> Option<(usize, usize)> {
-    let key = memchr::memmem::find(raw, b"\"nextToken\"")? + 11;
-    let open = key + memchr::memchr(b'"', &raw[key..])?;
-    if raw[key..open]
-        .iter()
-        .any(|c| !matches!(c, b':' | b' ' | b'\n' | b'\r' | b'\t'))
-    {
-        return None;
-    }
-    let close = open + 1 + memchr::memchr2(b'"', b'\\', &raw[open + 1..])?;
-    (raw[close] == b'"').then_some((open, close))
 }
 
 fn is_delimiter(c: u8) -> bool {
@@ -1460,52 +1318,5 @@ mod tests {
             b'\x5c' ^ 0x20,
         ];
         assert_eq!(skip_plain(&near, 0), near.len());
-    }
-}
-
-#[cfg(test)]
-mod template_tests {
-    use super::*;
-
-    fn template(bytes: &[u8]) -> Template {
-        Template::new(bytes, Fields::default(), 7)
-    }
-
-    #[test]
-    fn a_repeat_may_differ_only_in_digit_runs_and_the_token() {
-        let t = template(
-            br#"{"t": "2025-03-11T13:20:40.039Z", "skew": -82, "nextToken": "abc1x", "s": "ok"}"#,
-        );
-        let new =
-            br#"{"t": "2025-03-11T13:20:42.1Z", "skew": -7, "nextToken": "qq", "s": "ok"}, {"#;
-        let (len, marks) = t.matches(new).expect("a repeat");
-        assert_eq!(&new[..len], &new[..new.len() - 3]);
-        // Every mark pairs positions whose following bytes agree.
-        for (i, j) in marks {
-            assert_eq!(t.bytes.get(i), new.get(j));
-        }
-        for other in [
-            &br#"{"t": "2025-03-11T13:20:40.039Z", "skew": -82, "nextToken": "abc1x", "s": "no"}"#
-                [..],
-            br#"{"t": "2025-03-11T13:20:40.039Z", "skew": 82, "nextToken": "abc1x", "s": "ok"}"#,
-            br#"{"t": "2025-03-11T13:20:40.039Z", "skew": -82, "nextToken": "a\"bc", "s": "ok"}"#,
-            br#"{"t": "2025-03-11T13:20:40.039Z", "skew": -82"#,
-        ] {
-            assert!(
-                t.matches(other).is_none(),
-                "{}",
-                String::from_utf8_lossy(other)
-            );
-        }
-    }
-
-    #[test]
-    fn positions_follow_the_marks() {
-        let marks = [(0, 0), (10, 8), (20, 25)];
-        assert_eq!(map_position(5, &marks), 5);
-        assert_eq!(map_position(10, &marks), 8);
-        assert_eq!(map_position(15, &marks), 13);
-        assert_eq!(map_position(20, &marks), 25);
-        assert_eq!(map_position(30, &marks), 35);
     }
 }
