@@ -461,7 +461,9 @@ impl Contact {
             }
         }
         let agent_active = is_active(agent_state);
-        if far_seen && !far_active && agent_active && state == "connected" {
+        // The contact may already read `ended`: the agent's leg still being up
+        // is what shows the far end left first.
+        if far_seen && !far_active && agent_active && matches!(state, "connected" | "ended") {
             first(&mut self.far_end_gone_first, note_of(c));
         }
         if far_active && !agent_active && agent_state.is_some() {
