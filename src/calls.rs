@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use crate::document::{Time, TimelineItem};
 use crate::recognize::{Event, Machine, Sample, SnapContact, Snapshot, Trouble};
@@ -13,6 +14,8 @@ use crate::time::Millis;
 
 /// Timeline items kept per call; a runaway call (reconnect loops) is cut.
 const TIMELINE_CAP: usize = 64;
+/// Timeline room reserved up front.
+const TIMELINE_START: usize = 20;
 /// Trouble lines kept per call.
 const TROUBLE_CAP: usize = 32;
 /// Destroy requests kept per call.
@@ -25,39 +28,47 @@ const REPORT_WINDOW_MS: Millis = 60_000;
 const TEXT_CAP: usize = 400;
 
 /// A cited entry.
+/// Shared, not copied: the text of one entry (and a snapshot's note) may be
+/// cited by several facts of several calls.
 #[derive(Debug, Clone)]
 pub struct Ev {
     pub index: u64,
     pub time: Millis,
-    pub text: Box<str>,
-    pub note: Option<String>,
+    pub text: Rc<str>,
+    pub note: Option<Rc<str>>,
 }
 
 /// What an entry looked like when it was handed to the tracker.
 pub struct Seen<'a> {
     pub index: u64,
     pub time: Millis,
-    pub text: &'a str,
+    /// Trimmed.
+    pub text: &'a Rc<str>,
 }
 
 impl Seen<'_> {
     fn ev(&self) -> Ev {
-        let t = self.text.trim();
-        let mut end = t.len().min(TEXT_CAP);
-        while !t.is_char_boundary(end) {
-            end -= 1;
-        }
+        let t = self.text;
+        let text = if t.len() <= TEXT_CAP {
+            t.clone()
+        } else {
+            let mut end = TEXT_CAP;
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            t[..end].into()
+        };
         Ev {
             index: self.index,
             time: self.time,
-            text: t[..end].into(),
+            text,
             note: None,
         }
     }
 
-    fn ev_note(&self, note: String) -> Ev {
+    fn ev_note(&self, note: impl Into<Rc<str>>) -> Ev {
         Ev {
-            note: Some(note),
+            note: Some(note.into()),
             ..self.ev()
         }
     }
@@ -305,6 +316,11 @@ impl Contact {
             self.timeline_truncated = true;
             return;
         }
+        if self.timeline.capacity() == 0 {
+            // A call typically has 15 to 20 changes: doubling from 4 would
+            // leave most timelines at capacity 32, half empty.
+            self.timeline.reserve_exact(TIMELINE_START);
+        }
         self.timeline.push(TimelineItem {
             index: seen.index,
             time: Time(seen.time),
@@ -379,22 +395,23 @@ impl Contact {
             );
             self.last_contact_state.clone_from(&c.state);
         }
-        let mut note = None;
-        let mut note_of = |c: &SnapContact| -> String {
-            note.get_or_insert_with(|| describe_snapshot_contact(c))
-                .clone()
-        };
-        let first = |slot: &mut Option<Ev>, note: String| {
+        // One note per snapshot and contact, written only if some fact
+        // takes it, and shared by every fact that does.
+        let mut note: Option<Rc<str>> = None;
+        let first = |slot: &mut Option<Ev>, note: &mut Option<Rc<str>>| {
             if slot.is_none() {
-                *slot = Some(seen.ev_note(note));
+                let n = note
+                    .get_or_insert_with(|| describe_snapshot_contact(c).into())
+                    .clone();
+                *slot = Some(seen.ev_note(n));
             }
         };
         match state {
-            "connected" => first(&mut self.snap_connected, note_of(c)),
-            "ended" => first(&mut self.snap_ended, note_of(c)),
-            "missed" => first(&mut self.snap_missed, note_of(c)),
-            "rejected" => first(&mut self.snap_rejected, note_of(c)),
-            "error" => first(&mut self.snap_error, note_of(c)),
+            "connected" => first(&mut self.snap_connected, &mut note),
+            "ended" => first(&mut self.snap_ended, &mut note),
+            "missed" => first(&mut self.snap_missed, &mut note),
+            "rejected" => first(&mut self.snap_rejected, &mut note),
+            "error" => first(&mut self.snap_error, &mut note),
             _ => {}
         }
 
@@ -451,10 +468,11 @@ impl Contact {
                 match kstate {
                     // The latest one: "still ringing" right before the end.
                     Some("connecting") | Some("init") => {
-                        self.customer_connecting = Some(seen.ev_note(note_of(c)))
+                        let n = note.get_or_insert_with(|| describe_snapshot_contact(c).into());
+                        self.customer_connecting = Some(seen.ev_note(n.clone()))
                     }
                     Some("connected") | Some("hold") => {
-                        first(&mut self.customer_connected, note_of(c))
+                        first(&mut self.customer_connected, &mut note)
                     }
                     _ => {}
                 }
@@ -464,10 +482,10 @@ impl Contact {
         // The contact may already read `ended`: the agent's leg still being up
         // is what shows the far end left first.
         if far_seen && !far_active && agent_active && matches!(state, "connected" | "ended") {
-            first(&mut self.far_end_gone_first, note_of(c));
+            first(&mut self.far_end_gone_first, &mut note);
         }
         if far_active && !agent_active && agent_state.is_some() {
-            first(&mut self.others_stayed, note_of(c));
+            first(&mut self.others_stayed, &mut note);
         }
     }
 
@@ -636,7 +654,7 @@ impl Tracker {
                         c.destroys.push((connection_id, seen.ev_note(note)));
                     }
                     "rejectContact" if c.reject_request.is_none() => {
-                        c.reject_request = Some(seen.ev_note("API request rejectContact".into()))
+                        c.reject_request = Some(seen.ev_note("API request rejectContact"))
                     }
                     "createOutboundContact" => c.outbound_request = true,
                     _ => {}

@@ -3,6 +3,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::io::Read;
+use std::rc::Rc;
 
 use crate::calls::{Contact, Seen, Tracker};
 use crate::document::{
@@ -38,7 +39,7 @@ pub(crate) fn run<R: Read>(
 struct Pending {
     time: Millis,
     index: u64,
-    text: Box<str>,
+    text: Rc<str>,
     event: Event,
 }
 
@@ -283,7 +284,7 @@ fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
             index: e.index,
             time: Time(e.time),
             text: text(&e.text),
-            note: e.note.clone(),
+            note: e.note.as_deref().map(str::to_string),
         })
         .collect();
     let connected = [c.snap_connected.as_ref(), c.ev_connected.as_ref()]
