@@ -17,12 +17,30 @@ fn sample() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events/agent-log.txt")
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("ccp-disconnect-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory, removed again when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("ccp-disconnect-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
@@ -52,10 +70,10 @@ fn table_for_the_bundled_sample() {
 
 #[test]
 fn json_output_and_out_dir_write_the_result_document() {
-    let dir = temp_dir("out");
+    let dir = TempDir::new("out");
     let out = bin()
         .args(["classify", "--format", "json", "--out"])
-        .arg(&dir)
+        .arg(&*dir)
         .arg(sample())
         .arg(fixture("kc_customer.json"))
         .output()
@@ -79,12 +97,12 @@ fn json_output_and_out_dir_write_the_result_document() {
 
 #[test]
 fn a_rejected_file_exits_1_and_names_the_file() {
-    let dir = temp_dir("bad");
+    let dir = TempDir::new("bad");
     let bad = dir.join("picture.png");
     std::fs::write(&bad, b"\x89PNG\r\n\x1a\n").unwrap();
     let out = bin()
         .args(["classify", "--out"])
-        .arg(&dir)
+        .arg(&*dir)
         .arg(sample())
         .arg(&bad)
         .output()

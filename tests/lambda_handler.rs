@@ -535,3 +535,44 @@ async fn failures_fail_direct_invocations() {
     let response = handler.handle(removed, "req-removed").await.unwrap();
     assert_eq!(response["ignored"], 1);
 }
+
+#[tokio::test]
+async fn a_spooled_result_is_the_same_bytes_and_leaves_no_file() {
+    let (_moto, s3, handler) = setup().await;
+    put(&s3, BUCKET, KEY, &two_call_log()).await;
+    handler
+        .handle(s3_put_event(BUCKET, KEY), "req-mem")
+        .await
+        .unwrap();
+    let in_memory = get(&s3, BUCKET, RESULT_KEY).await.unwrap().0;
+
+    // Every result spooled through a temporary file.
+    let spooling = Handler::new(
+        s3.clone(),
+        Config {
+            spool_results_over_bytes: 0,
+            ..Config::default()
+        },
+    );
+    s3.delete_object()
+        .bucket(BUCKET)
+        .key(RESULT_KEY)
+        .send()
+        .await
+        .unwrap();
+    spooling
+        .handle(s3_put_event(BUCKET, KEY), "req-spool")
+        .await
+        .unwrap();
+    let spooled = get(&s3, BUCKET, RESULT_KEY).await.unwrap().0;
+    assert_eq!(spooled, in_memory);
+    assert_two_call_verdicts(&serde_json::from_slice(&spooled).unwrap());
+
+    let prefix = format!("ccp-disconnect-{}-", std::process::id());
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "spool files left behind: {left:?}");
+}

@@ -30,7 +30,14 @@ pub struct Config {
     pub force_path_style: bool,
     /// `LOG_FORMAT` (`json` or `text`).
     pub log_format: LogFormat,
+    /// Result documents longer than this are spooled to a temporary file for
+    /// the upload instead of held in memory beside the document (not an
+    /// environment variable: a tuning knob for tests).
+    pub spool_results_over_bytes: usize,
 }
+
+/// About 350 calls' worth of result.
+pub const DEFAULT_SPOOL_RESULTS_OVER_BYTES: usize = 1 << 20;
 
 impl Default for Config {
     fn default() -> Self {
@@ -40,6 +47,7 @@ impl Default for Config {
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
             force_path_style: false,
             log_format: LogFormat::Json,
+            spool_results_over_bytes: DEFAULT_SPOOL_RESULTS_OVER_BYTES,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! One object: read it from S3 as a stream, classify it, write the result.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
@@ -325,12 +325,13 @@ async fn process_key(
 
     let result_bucket = config.results_bucket_for(bucket).to_owned();
     let result_key = config.result_key(key);
+    let (body, _spool) = result_body(&document, config.spool_results_over_bytes).await;
     let put = s3
         .put_object()
         .bucket(&result_bucket)
         .key(&result_key)
         .content_type("application/json")
-        .body(ByteStream::from(document.to_json_line()))
+        .body(body)
         .send()
         .await;
     if let Err(err) = put {
@@ -357,6 +358,76 @@ async fn process_key(
 struct StreamFailure {
     retryable: bool,
     message: String,
+}
+
+/// The upload body for a result document. A large result (thousands of
+/// calls) is spooled to a temporary file, so that it does not sit in memory
+/// beside the document it was made from; the returned guard deletes the file
+/// once dropped. The bytes are the same either way, and any trouble with the
+/// file falls back to memory.
+async fn result_body(document: &Document, spool_over: usize) -> (ByteStream, Option<SpoolFile>) {
+    let mut spill = Spill {
+        memory: Vec::new(),
+        limit: spool_over,
+        file: None,
+    };
+    let written = document
+        .write_json_line(&mut spill)
+        .and_then(|()| spill.flush());
+    match (written, spill.file) {
+        (Ok(()), None) => (ByteStream::from(spill.memory), None),
+        (Ok(()), Some((_, spool))) => match ByteStream::from_path(&spool.0).await {
+            Ok(body) => (body, Some(spool)),
+            Err(_) => (ByteStream::from(document.to_json_line()), None),
+        },
+        (Err(_), _) => (ByteStream::from(document.to_json_line()), None),
+    }
+}
+
+/// A temporary file, deleted when dropped.
+struct SpoolFile(std::path::PathBuf);
+
+impl Drop for SpoolFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes to memory up to `limit` bytes, then moves everything to a file.
+struct Spill {
+    memory: Vec<u8>,
+    limit: usize,
+    file: Option<(io::BufWriter<std::fs::File>, SpoolFile)>,
+}
+
+impl io::Write for Spill {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.file.is_none() && self.memory.len() + data.len() > self.limit {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir()
+                .join(format!("ccp-disconnect-{}-{n}.json", std::process::id()));
+            let spool = SpoolFile(path);
+            let mut out = io::BufWriter::new(std::fs::File::create(&spool.0)?);
+            out.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.file = Some((out, spool));
+        }
+        match &mut self.file {
+            Some((out, _)) => out.write(data),
+            None => {
+                self.memory.extend_from_slice(data);
+                Ok(data.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some((out, _)) => out.flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Feeds the body to the synchronous core on a blocking thread, as it
