@@ -92,7 +92,6 @@ pub enum Exit {
 pub struct Track {
     pub state: Option<String>,
     pub seen: bool,
-    pub setup_seen: bool,
     pub talking: Option<Ev>,
     /// The first transition seen left `TalkingState`: the call was talking
     /// before the log starts.
@@ -111,9 +110,6 @@ impl Track {
             self.talking_before_log = true;
         }
         self.seen = true;
-        if from.is_none() {
-            self.setup_seen = true;
-        }
         let ev = seen.ev();
         if to == "TalkingState" && self.talking.is_none() && from != Some("PendingReconnectState") {
             self.talking = Some(ev.clone());
@@ -221,7 +217,6 @@ struct ConnState {
 pub struct Contact {
     pub id: String,
     pub first_seen: Millis,
-    pub last_seen: Millis,
     pub kind: Option<String>,
     pub initiation: Option<String>,
     pub agent_connection: Option<String>,
@@ -241,7 +236,6 @@ pub struct Contact {
     pub timeline_truncated: bool,
 
     // Snapshots
-    pub snapshots: u64,
     last_contact_state: Option<String>,
     connections: Vec<ConnState>,
     pub snap_connected: Option<Ev>,
@@ -306,7 +300,6 @@ impl Contact {
         Contact {
             id: id.to_string(),
             first_seen: seen.time,
-            last_seen: seen.time,
             ..Contact::default()
         }
     }
@@ -373,7 +366,6 @@ impl Contact {
     }
 
     fn apply_snapshot(&mut self, c: &SnapContact, seen: &Seen<'_>) {
-        self.snapshots += 1;
         self.seen_as_contact = true;
         if c.kind.is_some() {
             self.kind.clone_from(&c.kind);
@@ -550,14 +542,11 @@ pub struct Tracker {
     pub persistent: bool,
     pub snapshots: u64,
     pub log_rolls: u64,
-    pending_report: Vec<String>,
 }
 
 impl Tracker {
     fn contact(&mut self, id: &str, seen: &Seen<'_>) -> usize {
         if let Some(&i) = self.by_id.get(id) {
-            let c = &mut self.contacts[i];
-            c.last_seen = c.last_seen.max(seen.time);
             return i;
         }
         let i = self.contacts.len();
@@ -691,10 +680,9 @@ impl Tracker {
                 }
             }
             Event::Report { failures } => {
-                let target = self.recently_ended(seen.time).or(self.current);
-                match target {
-                    Some(i) => self.contacts[i].report_failures = failures,
-                    None => self.pending_report = failures,
+                // A report with no call near it has nothing to describe.
+                if let Some(i) = self.recently_ended(seen.time).or(self.current) {
+                    self.contacts[i].report_failures = failures;
                 }
             }
             Event::LogRoll => self.log_rolls += 1,
@@ -759,7 +747,6 @@ impl Tracker {
                 let c = &mut self.contacts[i];
                 c.persistent = true;
                 c.softphone = true;
-                c.last_seen = c.last_seen.max(seen.time);
                 self.current = Some(i);
                 c.signaling.apply(from, to, seen);
                 c.timeline(seen, "signaling", from, to);

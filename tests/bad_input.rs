@@ -231,7 +231,7 @@ fn invalid_utf8_is_rejected_clearly() {
 }
 
 #[test]
-fn odd_contact_ids_are_carried_verbatim() {
+fn tokens_that_are_not_ids_make_no_calls() {
     let log = r#"[
       {"text": " we\"ird/id+1 SIGNALING TalkingState => PendingRemoteHangupState", "time": "2019-10-03T18:21:26.478Z"},
       {"text": " c-ünïcødé-1 SIGNALING TalkingState => PendingLocalHangupState", "time": "2019-10-03T18:21:27.478Z"}
