@@ -423,9 +423,9 @@ fn s3_grants_are_scoped_to_their_prefixes() {
             let prefix = tpl.trim_start_matches("arn:${AWS::Partition}:s3:::${Bucket}/");
             for a in &s3 {
                 let expected: &[&str] = match (s.owner.as_str(), a.as_str()) {
-                    ("FunctionRole", "s3:GetObject" | "s3:GetObjectVersion") => {
-                        &["${UploadsPrefix}*"]
-                    }
+                    // Reading a stored result's stamp before replacing it.
+                    ("FunctionRole", "s3:GetObject") => &["${UploadsPrefix}*", "${ResultsPrefix}*"],
+                    ("FunctionRole", "s3:GetObjectVersion") => &["${UploadsPrefix}*"],
                     ("FunctionRole", "s3:PutObject") => &["${ResultsPrefix}*"],
                     (
                         "BatchOperationsRole",

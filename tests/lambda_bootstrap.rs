@@ -6,8 +6,10 @@ mod support;
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::fault_proxy::{Fault, FaultProxy};
 use support::*;
 
 const BUCKET: &str = "ccp-logs-example";
@@ -20,7 +22,7 @@ struct Function {
 }
 
 impl Function {
-    fn start(api: &RuntimeApi, moto: &Moto, extra_env: &[(&str, &str)]) -> Function {
+    fn start(api: &RuntimeApi, s3_endpoint: &str, extra_env: &[(&str, &str)]) -> Function {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -31,7 +33,7 @@ impl Function {
             .env("AWS_REGION", REGION)
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", LOGGED_NEVER_SECRET)
-            .env("AWS_ENDPOINT_URL_S3", &moto.endpoint)
+            .env("AWS_ENDPOINT_URL_S3", s3_endpoint)
             .env("S3_FORCE_PATH_STYLE", "true")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null())
@@ -82,7 +84,7 @@ async fn binary_serves_s3_and_sqs_invocations() {
     .await;
 
     let api = RuntimeApi::start();
-    let function = Function::start(&api, &moto, &[]);
+    let function = Function::start(&api, &moto.endpoint, &[]);
 
     // 1. S3 notification.
     api.invoke("req-s3", s3_put_event(BUCKET, "uploads%2Fagent-log.txt"));
@@ -160,6 +162,68 @@ async fn binary_serves_s3_and_sqs_invocations() {
         "{logs}"
     );
     assert!(!logs.contains(LOGGED_NEVER_SECRET), "{logs}");
+}
+
+/// An invocation whose S3 reads outlast its time limit ends with a clean,
+/// retryable error before the deadline (not a killed process), writes
+/// nothing, and the function goes on serving.
+#[tokio::test]
+async fn binary_gives_up_before_the_deadline_and_keeps_serving() {
+    let moto = Moto::start();
+    let s3 = moto.client();
+    create_bucket(&s3, BUCKET).await;
+    put(&s3, BUCKET, "uploads/agent-log.txt", &two_call_log()).await;
+    let proxy = FaultProxy::start(&moto.endpoint, 1.0, 11);
+    proxy.set_faults(&[Fault::Delay]);
+    proxy.set_delay(Duration::from_secs(10));
+
+    let api = RuntimeApi::start();
+    let function = Function::start(&api, &proxy.endpoint, &[("DEADLINE_MARGIN_MS", "1000")]);
+    let time_limit = Duration::from_secs(3);
+
+    api.invoke_with_deadline(
+        "req-slow",
+        s3_put_event(BUCKET, "uploads/agent-log.txt"),
+        time_limit,
+    );
+    let reply = api.reply("req-slow");
+    assert_eq!(reply.kind, "error", "{reply:?}");
+    assert_eq!(reply.body["errorType"], "ObjectsFailed");
+    let message = reply.body["errorMessage"].as_str().unwrap();
+    assert!(message.contains("DEADLINE_MARGIN_MS"), "{message}");
+
+    let queued = sqs_event(vec![sqs_message(
+        "m-slow",
+        &s3_put_event(BUCKET, "uploads/agent-log.txt").to_string(),
+    )]);
+    api.invoke_with_deadline("req-slow-sqs", queued, time_limit);
+    let reply = api.reply("req-slow-sqs");
+    assert_eq!(reply.kind, "response", "{reply:?}");
+    assert_eq!(
+        reply.body,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-slow"}]})
+    );
+    assert_eq!(
+        get(&s3, BUCKET, "results/uploads/agent-log.txt.json").await,
+        None
+    );
+
+    // S3 answers promptly again: the redelivered event succeeds.
+    proxy.set_rate(0.0);
+    api.invoke("req-again", s3_put_event(BUCKET, "uploads/agent-log.txt"));
+    let reply = api.reply("req-again");
+    assert_eq!(reply.kind, "response", "{reply:?}");
+    assert_eq!(reply.body["written"], 1);
+    assert_two_call_verdicts(&result_doc(&s3, BUCKET, "results/uploads/agent-log.txt.json").await);
+
+    let logs = function.stop();
+    let failed: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "object failed")
+        .collect();
+    assert_eq!(failed.len(), 2, "{logs}");
+    assert!(failed.iter().all(|l| l["retryable"] == true), "{logs}");
 }
 
 #[test]

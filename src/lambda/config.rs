@@ -1,11 +1,15 @@
 //! Configuration from environment variables, read once at start-up.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Default for `RESULTS_PREFIX`.
 pub const DEFAULT_RESULTS_PREFIX: &str = "results/";
 /// Default for `MAX_OBJECT_BYTES`: 2 GiB.
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 2 << 30;
+/// Default for `DEADLINE_MARGIN_MS`: time kept back before the invocation
+/// deadline to stop, log and answer.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(2000);
 
 /// Output format of the log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +34,9 @@ pub struct Config {
     pub force_path_style: bool,
     /// `LOG_FORMAT` (`json` or `text`).
     pub log_format: LogFormat,
+    /// `DEADLINE_MARGIN_MS`: an object still in progress this long before the
+    /// invocation deadline is abandoned as a retryable failure.
+    pub deadline_margin: Duration,
     /// Result documents longer than this are spooled to a temporary file for
     /// the upload instead of held in memory beside the document (not an
     /// environment variable: a tuning knob for tests).
@@ -47,6 +54,7 @@ impl Default for Config {
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
             force_path_style: false,
             log_format: LogFormat::Json,
+            deadline_margin: DEFAULT_DEADLINE_MARGIN,
             spool_results_over_bytes: DEFAULT_SPOOL_RESULTS_OVER_BYTES,
         }
     }
@@ -132,6 +140,18 @@ impl Config {
             };
         }
 
+        if let Some(raw) = lookup("DEADLINE_MARGIN_MS").filter(|v| !v.trim().is_empty()) {
+            config.deadline_margin = match raw.trim().parse::<u64>() {
+                Ok(ms) => Duration::from_millis(ms),
+                _ => {
+                    return Err(ConfigError {
+                        variable: "DEADLINE_MARGIN_MS",
+                        message: format!("expected a whole number of milliseconds, got {raw:?}"),
+                    });
+                }
+            };
+        }
+
         Ok(config)
     }
 
@@ -173,6 +193,7 @@ mod tests {
         assert_eq!(c.max_object_bytes, 2 * 1024 * 1024 * 1024);
         assert!(!c.force_path_style);
         assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.deadline_margin, Duration::from_secs(2));
     }
 
     #[test]
@@ -183,6 +204,7 @@ mod tests {
             ("MAX_OBJECT_BYTES", "1000"),
             ("S3_FORCE_PATH_STYLE", "TRUE"),
             ("LOG_FORMAT", "text"),
+            ("DEADLINE_MARGIN_MS", "250"),
         ])
         .unwrap();
         assert_eq!(c.results_prefix, "out/");
@@ -190,6 +212,7 @@ mod tests {
         assert_eq!(c.max_object_bytes, 1000);
         assert!(c.force_path_style);
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.deadline_margin, Duration::from_millis(250));
     }
 
     #[test]
@@ -201,6 +224,12 @@ mod tests {
         assert_eq!(
             config(&[("MAX_OBJECT_BYTES", "0")]).unwrap_err().variable,
             "MAX_OBJECT_BYTES"
+        );
+        assert_eq!(
+            config(&[("DEADLINE_MARGIN_MS", "-1")])
+                .unwrap_err()
+                .variable,
+            "DEADLINE_MARGIN_MS"
         );
         assert_eq!(
             config(&[("LOG_FORMAT", "xml")]).unwrap_err().variable,

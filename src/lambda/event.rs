@@ -33,6 +33,10 @@ pub struct ObjectRef {
     pub raw_key: String,
     pub encoding: KeyEncoding,
     pub version_id: Option<String>,
+    /// The event's `sequencer` (S3 notifications and EventBridge): orders
+    /// events on the same key, so an older event never replaces the result
+    /// of a newer one. Batch Operations tasks have none.
+    pub sequencer: Option<String>,
 }
 
 /// One entry of a notification: an object to process, or something to skip.
@@ -244,6 +248,7 @@ struct NamedBucket {
 struct S3Object {
     key: Option<String>,
     version_id: Option<String>,
+    sequencer: Option<String>,
 }
 
 fn parse_s3_records(records: &[Value]) -> Vec<Item> {
@@ -278,6 +283,7 @@ fn parse_s3_record(record: &Value) -> Item {
             raw_key: key,
             encoding: KeyEncoding::UrlEncoded,
             version_id: object.version_id.filter(|v| !v.is_empty()),
+            sequencer: object.sequencer.filter(|s| !s.is_empty()),
         }),
         _ => Item::Invalid {
             reason: "S3 record without bucket name or object key".to_owned(),
@@ -305,6 +311,7 @@ struct EbObject {
     key: Option<String>,
     #[serde(rename = "version-id")]
     version_id: Option<String>,
+    sequencer: Option<String>,
 }
 
 fn parse_eventbridge(value: &Value) -> Item {
@@ -333,6 +340,7 @@ fn parse_eventbridge(value: &Value) -> Item {
             raw_key: key,
             encoding: KeyEncoding::Ambiguous,
             version_id: object.version_id.filter(|v| !v.is_empty()),
+            sequencer: object.sequencer.filter(|s| !s.is_empty()),
         }),
         _ => Item::Invalid {
             reason: "EventBridge event without bucket name or object key".to_owned(),
@@ -406,6 +414,7 @@ fn batch_object(task: RawBatchTask) -> Result<ObjectRef, String> {
         raw_key: key,
         encoding: KeyEncoding::Ambiguous,
         version_id: task.s3_version_id.filter(|v| !v.is_empty()),
+        sequencer: None,
     })
 }
 
@@ -420,6 +429,7 @@ mod tests {
             raw_key: key.into(),
             encoding,
             version_id: version.map(Into::into),
+            sequencer: None,
         })
     }
 
@@ -448,6 +458,36 @@ mod tests {
             object("b", "k", KeyEncoding::UrlEncoded, Some("v1"))
         );
         assert!(matches!(items[4], Item::Invalid { .. }));
+    }
+
+    #[test]
+    fn sequencers_are_read_from_s3_and_eventbridge() {
+        let sequencer = |payload: Value| match parse_trigger(&payload).unwrap() {
+            Trigger::Notification { items, .. } => match &items[0] {
+                Item::Object(o) => o.sequencer.clone(),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            sequencer(
+                json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+                "bucket": {"name": "b"}, "object": {"key": "k", "sequencer": "0055AED6DCD90281E5"}}}]})
+            ),
+            Some("0055AED6DCD90281E5".to_owned())
+        );
+        assert_eq!(
+            sequencer(json!({"detail-type": "Object Created", "source": "aws.s3",
+                "detail": {"bucket": {"name": "b"}, "object": {"key": "k", "sequencer": "617f08299329d189"}}})),
+            Some("617f08299329d189".to_owned())
+        );
+        assert_eq!(
+            sequencer(
+                json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+                "bucket": {"name": "b"}, "object": {"key": "k", "sequencer": ""}}}]})
+            ),
+            None
+        );
     }
 
     #[test]
@@ -526,7 +566,8 @@ mod tests {
                 bucket: "b".into(),
                 raw_key: "k".into(),
                 encoding: KeyEncoding::Ambiguous,
-                version_id: None
+                version_id: None,
+                sequencer: None,
             })
         );
         let Trigger::Batch(b2) = parse_trigger(&v2).unwrap() else {

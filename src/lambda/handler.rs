@@ -2,6 +2,7 @@
 //! response out.
 
 use std::fmt;
+use std::time::SystemTime;
 
 use aws_lambda_events::s3::batch_job::{S3BatchJobResponse, S3BatchJobResult};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
@@ -56,12 +57,36 @@ impl Handler {
 
     /// Entry point for `lambda_runtime::service_fn`.
     pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
-        self.handle(event.payload, &event.context.request_id).await
+        let deadline = event.context.deadline();
+        self.handle_until(event.payload, &event.context.request_id, Some(deadline))
+            .await
     }
 
-    /// Handles one payload. `Ok` is the function's response; `Err` fails
-    /// the invocation so that it is delivered again.
+    /// Handles one payload with no deadline. `Ok` is the function's
+    /// response; `Err` fails the invocation so that it is delivered again.
     pub async fn handle(&self, payload: Value, request_id: &str) -> Result<Value, InvocationError> {
+        self.handle_until(payload, request_id, None).await
+    }
+
+    /// Handles one payload, stopping [`Config::deadline_margin`] before
+    /// `deadline`: objects not finished by then fail as retryable (and are
+    /// reported so, per trigger) instead of the process being killed.
+    pub async fn handle_until(
+        &self,
+        payload: Value,
+        request_id: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<Value, InvocationError> {
+        let stop_at = deadline.map(|deadline| {
+            let left = deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            tokio::time::Instant::now() + left.saturating_sub(self.config.deadline_margin)
+        });
+        let call = Call {
+            request_id,
+            stop_at,
+        };
         let trigger = match parse_trigger(&payload) {
             Ok(t) => t,
             Err(message) => {
@@ -74,10 +99,10 @@ impl Handler {
         };
         match trigger {
             Trigger::Notification { source, items } => {
-                self.handle_notification(source, items, request_id).await
+                self.handle_notification(source, items, &call).await
             }
-            Trigger::Queue { messages } => self.handle_queue(messages, request_id).await,
-            Trigger::Batch(batch) => Ok(self.handle_batch(batch, request_id).await),
+            Trigger::Queue { messages } => self.handle_queue(messages, &call).await,
+            Trigger::Batch(batch) => Ok(self.handle_batch(batch, &call).await),
         }
     }
 
@@ -87,12 +112,13 @@ impl Handler {
         &self,
         source: &'static str,
         items: Vec<Item>,
-        request_id: &str,
+        call: &Call<'_>,
     ) -> Result<Value, InvocationError> {
+        let request_id = call.request_id;
         let mut counts = Counts::default();
         let mut failures = Vec::new();
         for item in &items {
-            match self.handle_item(item, request_id).await {
+            match self.handle_item(item, call).await {
                 ItemResult::Done(outcome) => {
                     counts.add(&outcome);
                     if outcome.is_failure() {
@@ -136,14 +162,15 @@ impl Handler {
     async fn handle_queue(
         &self,
         messages: Vec<super::event::QueueMessage>,
-        request_id: &str,
+        call: &Call<'_>,
     ) -> Result<Value, InvocationError> {
+        let request_id = call.request_id;
         let mut response = SqsBatchResponse::default();
         let mut counts = Counts::default();
         for message in &messages {
             let mut message_failed = false;
             for item in &message.items {
-                match self.handle_item(item, request_id).await {
+                match self.handle_item(item, call).await {
                     ItemResult::Done(outcome) => {
                         counts.add(&outcome);
                         message_failed |= outcome.is_failure();
@@ -185,7 +212,8 @@ impl Handler {
     }
 
     /// One result per task; the invocation itself always succeeds.
-    async fn handle_batch(&self, batch: BatchInvocation, request_id: &str) -> Value {
+    async fn handle_batch(&self, batch: BatchInvocation, call: &Call<'_>) -> Value {
+        let request_id = call.request_id;
         let mut response = S3BatchJobResponse::default();
         response.invocation_schema_version = Some(batch.schema_version.clone());
         response.invocation_id = batch.invocation_id.clone();
@@ -198,7 +226,8 @@ impl Handler {
                     (PERMANENT_FAILURE, reason.clone())
                 }
                 Ok(object) => {
-                    let outcome = process(&self.s3, &self.config, object, request_id).await;
+                    let outcome =
+                        process(&self.s3, &self.config, object, request_id, call.stop_at).await;
                     counts.add(&outcome);
                     (batch_result_code(&outcome), outcome.describe())
                 }
@@ -223,11 +252,12 @@ impl Handler {
         serde_json::to_value(&response).unwrap_or(Value::Null)
     }
 
-    async fn handle_item(&self, item: &Item, request_id: &str) -> ItemResult {
+    async fn handle_item(&self, item: &Item, call: &Call<'_>) -> ItemResult {
+        let request_id = call.request_id;
         match item {
-            Item::Object(object) => {
-                ItemResult::Done(process(&self.s3, &self.config, object, request_id).await)
-            }
+            Item::Object(object) => ItemResult::Done(
+                process(&self.s3, &self.config, object, request_id, call.stop_at).await,
+            ),
             Item::Ignored { reason } => {
                 tracing::info!(request_id, reason = reason.as_str(), "record ignored");
                 ItemResult::Ignored
@@ -238,6 +268,13 @@ impl Handler {
             }
         }
     }
+}
+
+/// One invocation's identity and time budget.
+struct Call<'a> {
+    request_id: &'a str,
+    /// When to stop starting or continuing objects.
+    stop_at: Option<tokio::time::Instant>,
 }
 
 const PERMANENT_FAILURE: &str = "PermanentFailure";

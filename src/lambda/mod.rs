@@ -13,6 +13,7 @@ pub mod event;
 pub mod handler;
 pub mod key;
 pub mod object;
+pub mod write;
 
 pub use config::{Config, ConfigError, LogFormat};
 pub use handler::{Handler, InvocationError};

@@ -1,6 +1,8 @@
 //! One object: read it from S3 as a stream, classify it, write the result.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
@@ -12,6 +14,7 @@ use tokio_util::io::SyncIoBridge;
 use super::config::Config;
 use super::event::{KeyEncoding, ObjectRef};
 use super::key::decode_event_key;
+use super::write::{ResultBody, Stamp, Written, write_result};
 use crate::{Document, Limits, Options, RejectKind, Rejection, Source, Status, Summary};
 
 /// What happened to one object.
@@ -28,7 +31,8 @@ pub enum Outcome {
         result_bucket: String,
         result_key: String,
     },
-    /// Not processed on purpose (an object under the results prefix).
+    /// Not written on purpose: an object under the results prefix, or a
+    /// result from a newer version of the object is already stored.
     Skipped {
         bucket: String,
         key: String,
@@ -108,16 +112,44 @@ fn reject_kind_name(kind: RejectKind) -> &'static str {
 
 /// Reads, classifies and writes the result for one object, and logs one
 /// summary line for it. Never panics; every failure is an [`Outcome::Failed`].
+///
+/// `stop_at`: when the invocation must stop working (its deadline less the
+/// configured margin). An object not finished by then fails as retryable,
+/// so the event is delivered again rather than the process being killed at
+/// the deadline. A write cut off there is harmless: S3 stores a `PutObject`
+/// whole or not at all.
 pub async fn process(
     s3: &Client,
     config: &Config,
     object: &ObjectRef,
     request_id: &str,
+    stop_at: Option<tokio::time::Instant>,
 ) -> Outcome {
     let started = Instant::now();
-    let outcome = process_inner(s3, config, object).await;
+    let outcome = match stop_at {
+        None => process_inner(s3, config, object).await,
+        Some(stop) if tokio::time::Instant::now() >= stop => {
+            out_of_time(object, config, "not started")
+        }
+        Some(stop) => tokio::time::timeout_at(stop, process_inner(s3, config, object))
+            .await
+            .unwrap_or_else(|_| out_of_time(object, config, "stopped")),
+    };
     log_outcome(&outcome, object, request_id, started);
     outcome
+}
+
+fn out_of_time(object: &ObjectRef, config: &Config, what: &str) -> Outcome {
+    Outcome::Failed {
+        bucket: object.bucket.clone(),
+        key: object.raw_key.clone(),
+        retryable: true,
+        message: format!(
+            "{what}: less than DEADLINE_MARGIN_MS ({} ms) left before the invocation deadline; \
+             no result written, the event is to be delivered again",
+            config.deadline_margin.as_millis()
+        ),
+    }
 }
 
 fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started: Instant) {
@@ -234,7 +266,17 @@ async fn process_inner(s3: &Client, config: &Config, object: &ObjectRef) -> Outc
 
     let last = candidates.len() - 1;
     for (i, key) in candidates.into_iter().enumerate() {
-        match process_key(s3, config, &bucket, &key, object.version_id.as_deref()).await {
+        let version_id = object.version_id.as_deref();
+        match process_key(
+            s3,
+            config,
+            &bucket,
+            &key,
+            version_id,
+            object.sequencer.as_deref(),
+        )
+        .await
+        {
             Outcome::Missing { .. } if i < last => continue,
             outcome => return outcome,
         }
@@ -252,6 +294,7 @@ async fn process_key(
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
+    sequencer: Option<&str>,
 ) -> Outcome {
     let failed = |retryable: bool, message: String| Outcome::Failed {
         bucket: bucket.to_owned(),
@@ -286,6 +329,11 @@ async fn process_key(
     let size = response
         .content_length()
         .and_then(|n| u64::try_from(n).ok());
+    let stamp = Stamp {
+        sequencer: sequencer.map(str::to_owned),
+        last_modified: response.last_modified().map(|t| t.secs()),
+        version_id: response.version_id().map(str::to_owned),
+    };
     let source = Source {
         file: None,
         bucket: Some(bucket.to_owned()),
@@ -325,23 +373,24 @@ async fn process_key(
 
     let result_bucket = config.results_bucket_for(bucket).to_owned();
     let result_key = config.result_key(key);
-    let (body, _spool) = result_body(&document, config.spool_results_over_bytes).await;
-    let put = s3
-        .put_object()
-        .bucket(&result_bucket)
-        .key(&result_key)
-        .content_type("application/json")
-        .body(body)
-        .send()
-        .await;
-    if let Err(err) = put {
-        return failed(
-            is_retryable(&err),
-            format!(
-                "PutObject s3://{result_bucket}/{result_key}: {}",
-                describe_sdk_error(&err)
-            ),
-        );
+    let body = ResultBody::new(&document, config.spool_results_over_bytes);
+    match write_result(s3, &result_bucket, &result_key, &body, &stamp).await {
+        Ok(Written::Stored) => {}
+        Ok(Written::Superseded { existing }) => {
+            return Outcome::Skipped {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                reason: format!(
+                    "s3://{result_bucket}/{result_key} already holds the result of a newer \
+                     version of the object (sequencer {}, last modified {})",
+                    existing.sequencer.as_deref().unwrap_or("-"),
+                    existing
+                        .last_modified
+                        .map_or_else(|| "-".to_owned(), |s| s.to_string())
+                ),
+            };
+        }
+        Err(failure) => return failed(failure.retryable, failure.message),
     }
 
     Outcome::Written {
@@ -360,76 +409,6 @@ struct StreamFailure {
     message: String,
 }
 
-/// The upload body for a result document. A large result (thousands of
-/// calls) is spooled to a temporary file, so that it does not sit in memory
-/// beside the document it was made from; the returned guard deletes the file
-/// once dropped. The bytes are the same either way, and any trouble with the
-/// file falls back to memory.
-async fn result_body(document: &Document, spool_over: usize) -> (ByteStream, Option<SpoolFile>) {
-    let mut spill = Spill {
-        memory: Vec::new(),
-        limit: spool_over,
-        file: None,
-    };
-    let written = document
-        .write_json_line(&mut spill)
-        .and_then(|()| spill.flush());
-    match (written, spill.file) {
-        (Ok(()), None) => (ByteStream::from(spill.memory), None),
-        (Ok(()), Some((_, spool))) => match ByteStream::from_path(&spool.0).await {
-            Ok(body) => (body, Some(spool)),
-            Err(_) => (ByteStream::from(document.to_json_line()), None),
-        },
-        (Err(_), _) => (ByteStream::from(document.to_json_line()), None),
-    }
-}
-
-/// A temporary file, deleted when dropped.
-struct SpoolFile(std::path::PathBuf);
-
-impl Drop for SpoolFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Writes to memory up to `limit` bytes, then moves everything to a file.
-struct Spill {
-    memory: Vec<u8>,
-    limit: usize,
-    file: Option<(io::BufWriter<std::fs::File>, SpoolFile)>,
-}
-
-impl io::Write for Spill {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.file.is_none() && self.memory.len() + data.len() > self.limit {
-            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = std::env::temp_dir()
-                .join(format!("ccp-disconnect-{}-{n}.json", std::process::id()));
-            let spool = SpoolFile(path);
-            let mut out = io::BufWriter::new(std::fs::File::create(&spool.0)?);
-            out.write_all(&self.memory)?;
-            self.memory = Vec::new();
-            self.file = Some((out, spool));
-        }
-        match &mut self.file {
-            Some((out, _)) => out.write(data),
-            None => {
-                self.memory.extend_from_slice(data);
-                Ok(data.len())
-            }
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match &mut self.file {
-            Some((out, _)) => out.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
 /// Feeds the body to the synchronous core on a blocking thread, as it
 /// arrives: memory stays bounded by the SDK's chunk size.
 async fn classify_stream(
@@ -446,8 +425,15 @@ async fn classify_stream(
         ..Options::default()
     };
     let reader = SyncIoBridge::new(Box::pin(body.into_async_read()));
+    // Set when this future is dropped (the deadline passed): the blocking
+    // thread cannot be cancelled, so it is told to stop at its next read.
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let stopped = stop.0.clone();
     let task = tokio::task::spawn_blocking(move || {
-        let input = LengthChecked::new(reader, expected_len);
+        let input = Stoppable {
+            inner: LengthChecked::new(reader, expected_len),
+            stopped,
+        };
         crate::classify(input, source, &options)
     });
     match task.await {
@@ -460,6 +446,32 @@ async fn classify_stream(
             retryable: false,
             message: format!("the classifier stopped abnormally: {join_error}"),
         }),
+    }
+}
+
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A reader that fails once told to stop.
+struct Stoppable<R> {
+    inner: R,
+    stopped: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stopped.load(Ordering::Relaxed) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "stopped: the invocation deadline is near",
+            ));
+        }
+        self.inner.read(buf)
     }
 }
 
@@ -506,7 +518,7 @@ impl<R: Read> Read for LengthChecked<R> {
 
 /// A one-line description: the S3 error code and message for service errors
 /// (not the raw response), the error chain otherwise.
-fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+pub(super) fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     err: &SdkError<E, HttpResponse>,
 ) -> String {
     match err {
@@ -523,7 +535,7 @@ fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
 /// Whether a later attempt may succeed. The SDK has already retried the
 /// transient cases it knows; this decides between "redeliver" and "give up"
 /// for S3 Batch Operations (`TemporaryFailure` or `PermanentFailure`).
-fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+pub(super) fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     match err {
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -118,6 +120,23 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
         .endpoint_url(endpoint)
         .force_path_style(true)
         .http_client(ccp_disconnect::lambda::https_client())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Like [`s3_client`], with the SDK's standard retries (3 attempts) but
+/// millisecond backoffs: tests with injected faults retry a lot, and the
+/// production backoff (up to seconds) would only make them slow.
+pub fn s3_client_quick_retries(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = s3_client(endpoint)
+        .config()
+        .to_builder()
+        .retry_config(
+            aws_sdk_s3::config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+                .with_max_backoff(Duration::from_millis(20)),
+        )
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
@@ -402,7 +421,8 @@ pub struct Reply {
 
 #[derive(Default)]
 struct RuntimeState {
-    queue: Mutex<VecDeque<(String, Value)>>,
+    /// Request id, payload, and time from hand-out to the deadline.
+    queue: Mutex<VecDeque<(String, Value, Duration)>>,
     queued: Condvar,
     replies: Mutex<Vec<Reply>>,
     replied: Condvar,
@@ -444,11 +464,17 @@ impl RuntimeApi {
     }
 
     pub fn invoke(&self, request_id: &str, payload: Value) {
+        self.invoke_with_deadline(request_id, payload, Duration::from_secs(300));
+    }
+
+    /// Queues an invocation whose deadline is `time_limit` after the
+    /// function receives it (`Lambda-Runtime-Deadline-Ms`).
+    pub fn invoke_with_deadline(&self, request_id: &str, payload: Value, time_limit: Duration) {
         self.state
             .queue
             .lock()
             .unwrap()
-            .push_back((request_id.to_owned(), payload));
+            .push_back((request_id.to_owned(), payload, time_limit));
         self.state.queued.notify_all();
     }
 
@@ -561,11 +587,11 @@ fn serve_connection(stream: TcpStream, state: &RuntimeState) {
                         .0;
                 };
                 drop(queue);
-                let (id, payload) = next;
+                let (id, payload, time_limit) = next;
                 let body = payload.to_string();
                 let deadline_ms = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() + 300_000)
+                    .map(|d| (d + time_limit).as_millis())
                     .unwrap_or(0);
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
