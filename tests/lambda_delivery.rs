@@ -301,3 +301,25 @@ async fn a_newer_result_stored_mid_write_is_not_overwritten() {
         b"{\"from\":\"the newest event\"}\n"
     );
 }
+
+/// A server without conditional writes (501 for `If-None-Match`/`If-Match`):
+/// results are still written, and a late older version still does not
+/// replace a newer result.
+#[tokio::test]
+async fn without_conditional_writes_the_stamp_is_still_checked() {
+    let (moto, s3, _) = setup().await;
+    let v1 = put_version(&s3, Ending::Agent).await;
+    let v2 = put_version(&s3, Ending::Customer).await;
+    let proxy = FaultProxy::start(&moto.endpoint, 0.0, 9);
+    proxy.refuse_conditional_writes(true);
+    let handler = Handler::new(s3_client(&proxy.endpoint), Config::default());
+
+    let response = handler.handle(event(&v2, NEWER), "v2").await.unwrap();
+    assert_eq!(response["written"], 1, "{response}");
+    let newest = stored_result(&s3).await;
+    assert_eq!(verdict(&newest), "customer");
+    let response = handler.handle(event(&v1, OLDER), "v1-late").await.unwrap();
+    assert_eq!(response["skipped"], 1, "{response}");
+    assert_eq!(stored_result(&s3).await, newest);
+    assert!(proxy.counts().refused_conditional_writes >= 1);
+}

@@ -561,8 +561,24 @@ pub(super) fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpRespon
 
 #[cfg(test)]
 mod tests {
-    use super::LengthChecked;
+    use super::{LengthChecked, StopOnDrop, Stoppable};
     use std::io::Read;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn a_dropped_stop_guard_stops_the_reader() {
+        let guard = StopOnDrop(Arc::new(AtomicBool::new(false)));
+        let mut reader = Stoppable {
+            inner: &b"hello world"[..],
+            stopped: guard.0.clone(),
+        };
+        let mut first = [0u8; 5];
+        reader.read_exact(&mut first).unwrap();
+        drop(guard);
+        let err = reader.read(&mut [0u8; 5]).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    }
 
     #[test]
     fn exact_length_reads_to_the_end() {

@@ -151,6 +151,9 @@ pub async fn write_result(
         match put.send().await {
             Ok(_) => return Ok(Written::Stored),
             Err(err) if lost_race(&err) => {}
+            Err(err) if not_implemented(&err) => {
+                return write_without_conditions(s3, bucket, key, body, stamp).await;
+            }
             Err(err) => {
                 return Err(WriteFailure {
                     retryable: is_retryable(&err),
@@ -196,6 +199,57 @@ pub async fn write_result(
             "PutObject s3://{bucket}/{key}: the result object changed under {MAX_ATTEMPTS} conditional writes in a row"
         ),
     })
+}
+
+/// For S3-compatible servers without conditional writes: the same check of
+/// the stored stamp, then a plain put. Only a concurrent writer between the
+/// two requests can slip through, which the conditions would have caught.
+async fn write_without_conditions(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    body: &ResultBody,
+    stamp: &Stamp,
+) -> Result<Written, WriteFailure> {
+    match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(head) => {
+            let existing = Stamp::from_metadata(head.metadata());
+            if existing.is_newer_than(stamp) {
+                return Ok(Written::Superseded { existing });
+            }
+        }
+        Err(err) if status(&err) == Some(404) => {}
+        Err(err) => {
+            return Err(WriteFailure {
+                retryable: is_retryable(&err),
+                message: format!(
+                    "HeadObject s3://{bucket}/{key}: {}",
+                    describe_sdk_error(&err)
+                ),
+            });
+        }
+    }
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .set_metadata(Some(stamp.to_metadata()))
+        .body(body.stream().await?)
+        .send()
+        .await
+        .map(|_| Written::Stored)
+        .map_err(|err| WriteFailure {
+            retryable: is_retryable(&err),
+            message: format!(
+                "PutObject s3://{bucket}/{key}: {}",
+                describe_sdk_error(&err)
+            ),
+        })
+}
+
+/// The server does not support the conditional headers.
+fn not_implemented<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    status(err) == Some(501) || err.code() == Some("NotImplemented")
 }
 
 fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {

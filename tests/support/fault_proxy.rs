@@ -41,6 +41,8 @@ pub struct FaultCounts {
     pub slow_down: u64,
     pub cut_mid_response: u64,
     pub delayed: u64,
+    /// Conditional writes answered 501 (not a fault: a server setting).
+    pub refused_conditional_writes: u64,
 }
 
 impl FaultCounts {
@@ -55,6 +57,9 @@ struct Settings {
     faults: Vec<Fault>,
     delay: Duration,
     rng: u64,
+    /// Answer `PutObject` with `If-Match`/`If-None-Match` with 501, as
+    /// S3-compatible servers without conditional writes do.
+    refuse_conditional_writes: bool,
 }
 
 /// Runs once, right after the first request matching it was answered.
@@ -66,6 +71,7 @@ struct State {
     settings: Mutex<Settings>,
     requests: AtomicU64,
     counts: [AtomicU64; 4],
+    refused: AtomicU64,
     closing: AtomicBool,
 }
 
@@ -92,10 +98,12 @@ impl FaultProxy {
                 faults: ALL_FAULTS.to_vec(),
                 delay: Duration::from_millis(50),
                 rng: seed | 1,
+                refuse_conditional_writes: false,
             }),
             hook: Mutex::new(None),
             requests: AtomicU64::new(0),
             counts: Default::default(),
+            refused: AtomicU64::new(0),
             closing: AtomicBool::new(false),
         });
         let accept_state = state.clone();
@@ -127,6 +135,14 @@ impl FaultProxy {
         self.state.settings.lock().unwrap().faults = faults.to_vec();
     }
 
+    pub fn refuse_conditional_writes(&self, refuse: bool) {
+        self.state
+            .settings
+            .lock()
+            .unwrap()
+            .refuse_conditional_writes = refuse;
+    }
+
     /// How long a [`Fault::Delay`] holds the response back.
     pub fn set_delay(&self, delay: Duration) {
         self.state.settings.lock().unwrap().delay = delay;
@@ -153,6 +169,7 @@ impl FaultProxy {
             slow_down: c(Fault::SlowDown),
             cut_mid_response: c(Fault::CutMidResponse),
             delayed: c(Fault::Delay),
+            refused_conditional_writes: self.state.refused.load(Ordering::SeqCst),
         }
     }
 }
@@ -263,6 +280,22 @@ fn serve(stream: TcpStream, state: &State) {
         state.counts[f as usize].fetch_add(1, Ordering::SeqCst);
     }
     let is_head = request.method == "HEAD";
+    let conditional = request.method == "PUT"
+        && request.head.iter().any(|h| {
+            let name = h.split(':').next().unwrap_or("").trim();
+            name.eq_ignore_ascii_case("if-match") || name.eq_ignore_ascii_case("if-none-match")
+        });
+    if conditional && state.settings.lock().unwrap().refuse_conditional_writes {
+        state.refused.fetch_add(1, Ordering::SeqCst);
+        let _ = writer.write_all(&error_response(
+            "501 Not Implemented",
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented",
+            false,
+        ));
+        let _ = writer.shutdown(Shutdown::Both);
+        return;
+    }
     match fault {
         Some(Fault::InternalError) => {
             let _ = writer.write_all(&error_response(
