@@ -501,6 +501,48 @@ fn trouble_in(msg: &str) -> Option<Result<Trouble, ()>> {
         .map(|(_, t)| Ok(*t))
 }
 
+/// At most `N` elements of a JSON array; the rest are skipped without being
+/// stored. Real snapshots hold a few contacts and metrics reports a few dozen
+/// samples, but an entry's `objects` is uploader-controlled: a 16 MiB array
+/// of `{}` would otherwise become millions of structs, many times the size
+/// of the entry.
+struct Bounded<T, const N: usize>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Bounded<T, N> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T, const N: usize>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const N: usize> serde::de::Visitor<'de> for Visitor<T, N> {
+            type Value = Bounded<T, N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while items.len() < N {
+                    match seq.next_element()? {
+                        Some(item) => items.push(item),
+                        None => return Ok(Bounded(items)),
+                    }
+                }
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Bounded(items))
+            }
+        }
+        deserializer.deserialize_seq(Visitor::<T, N>(std::marker::PhantomData))
+    }
+}
+
+/// Objects of one entry looked at (the one wanted is the first).
+const MAX_OBJECTS: usize = 8;
+/// Contacts in one snapshot, and connections of one contact.
+const MAX_SNAPSHOT_CONTACTS: usize = 64;
+const MAX_CONNECTIONS: usize = 16;
+/// Samples in one metrics report.
+const MAX_SAMPLES: usize = 1024;
+
 #[derive(Deserialize)]
 struct ApiObject<'a> {
     #[serde(borrow, default)]
@@ -516,10 +558,10 @@ struct ApiParams<'a> {
 }
 
 fn api_params(objects: &[u8]) -> (Option<String>, Option<String>) {
-    let Ok(list) = serde_json::from_slice::<Vec<ApiObject<'_>>>(objects) else {
+    let Ok(list) = serde_json::from_slice::<Bounded<ApiObject<'_>, MAX_OBJECTS>>(objects) else {
         return (None, None);
     };
-    let params = list.into_iter().find_map(|o| o.params);
+    let params = list.0.into_iter().find_map(|o| o.params);
     match params {
         Some(p) => (
             p.contact_id.map(Cow::into_owned),
@@ -540,7 +582,7 @@ struct RawSnapshot<'a> {
     #[serde(borrow, default)]
     state: Option<RawState<'a>>,
     #[serde(borrow, default)]
-    contacts: Option<Vec<RawContact<'a>>>,
+    contacts: Option<Bounded<RawContact<'a>, MAX_SNAPSHOT_CONTACTS>>,
 }
 
 #[derive(Deserialize)]
@@ -562,7 +604,7 @@ struct RawContact<'a> {
     #[serde(borrow, default, rename = "initiationMethod")]
     initiation: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    connections: Option<Vec<RawConnection<'a>>>,
+    connections: Option<Bounded<RawConnection<'a>, MAX_CONNECTIONS>>,
 }
 
 #[derive(Deserialize)]
@@ -582,14 +624,15 @@ fn owned(c: Option<Cow<'_, str>>) -> Option<String> {
 }
 
 fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
-    let list: Vec<SnapshotObject<'_>> = serde_json::from_slice(objects).ok()?;
-    let raw = list.into_iter().find_map(|o| o.snapshot)?;
+    let list: Bounded<SnapshotObject<'_>, MAX_OBJECTS> = serde_json::from_slice(objects).ok()?;
+    let raw = list.0.into_iter().find_map(|o| o.snapshot)?;
     let (agent_state, agent_state_type) = match raw.state {
         Some(s) => (owned(s.name), owned(s.kind)),
         None => (None, None),
     };
     let contacts = raw
         .contacts
+        .map(|c| c.0)
         .unwrap_or_default()
         .into_iter()
         .map(|c| SnapContact {
@@ -599,6 +642,7 @@ fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
             initiation: owned(c.initiation),
             connections: c
                 .connections
+                .map(|c| c.0)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|k| SnapConnection {
@@ -632,9 +676,10 @@ struct RawSample<'a> {
 }
 
 fn parse_metrics(json: &str) -> Option<Vec<Sample>> {
-    let raw: Vec<RawSample<'_>> = serde_json::from_str(json.trim()).ok()?;
+    let raw: Bounded<RawSample<'_>, MAX_SAMPLES> = serde_json::from_str(json.trim()).ok()?;
     Some(
-        raw.into_iter()
+        raw.0
+            .into_iter()
             .map(|r| Sample {
                 time: r.timestamp.as_deref().and_then(crate::time::parse_iso8601),
                 rtt_ms: r.rtt.filter(|v| v.is_finite() && *v >= 0.0),
@@ -646,17 +691,41 @@ fn parse_metrics(json: &str) -> Option<Vec<Sample>> {
     )
 }
 
-/// The `*Failure` flags set to true in an end-of-call report, sorted.
+/// Failure flags kept from one end-of-call report.
+const MAX_FAILURES: usize = 32;
+
+/// The `*Failure` flags set to true in an end-of-call report, sorted. Only
+/// those are kept while reading: the report is uploader-controlled text.
 fn report_failures(json: &str) -> Vec<String> {
-    let Ok(map) =
-        serde_json::from_str::<std::collections::BTreeMap<Cow<'_, str>, &RawValue>>(json.trim())
-    else {
-        return Vec::new();
-    };
-    map.into_iter()
-        .filter(|(k, v)| k.ends_with("Failure") && v.get() == "true")
-        .map(|(k, _)| k.into_owned())
-        .collect()
+    struct Failures;
+    impl<'de> serde::de::Visitor<'de> for Failures {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut failures = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                let value: &'de RawValue = map.next_value()?;
+                if key.ends_with("Failure")
+                    && value.get() == "true"
+                    && failures.len() < MAX_FAILURES
+                {
+                    failures.insert(key.into_owned());
+                }
+            }
+            Ok(failures.into_iter().collect())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(json.trim());
+    match serde::Deserializer::deserialize_map(&mut de, Failures).and_then(|v| de.end().map(|()| v))
+    {
+        Ok(failures) => failures,
+        Err(_) => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -883,5 +952,54 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(recognize("Publishing event: contact::missed", None).is_none());
+    }
+
+    /// Uploader-controlled arrays are read up to a bound, not into memory
+    /// proportional to their length.
+    #[test]
+    fn huge_arrays_in_objects_are_bounded() {
+        let contacts = (0..100_000)
+            .map(|i| {
+                format!(r#"{{"contactId":"c-{i}","connections":[{}]}}"#, {
+                    (0..40)
+                        .map(|j| format!(r#"{{"connectionId":"k-{j}"}}"#))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let objects = format!(r#"[{{"snapshot":{{"contacts":[{contacts}]}}}}]"#);
+        let snapshot = parse_snapshot(objects.as_bytes()).expect("a snapshot");
+        assert_eq!(snapshot.contacts.len(), MAX_SNAPSHOT_CONTACTS);
+        assert_eq!(snapshot.contacts[63].id, "c-63");
+        assert_eq!(snapshot.contacts[0].connections.len(), MAX_CONNECTIONS);
+
+        let samples = vec!["{}"; 1_000_000].join(",");
+        assert_eq!(
+            parse_metrics(&format!("[{samples}]")).unwrap().len(),
+            MAX_SAMPLES
+        );
+
+        let mut flags: Vec<String> = (0..100_000)
+            .map(|i| format!(r#""f{i:06}Failure":true"#))
+            .collect();
+        flags.push(r#""zzFailure":false"#.to_owned());
+        let failures = report_failures(&format!("{{{}}}", flags.join(",")));
+        assert_eq!(failures.len(), MAX_FAILURES);
+        assert_eq!(failures[0], "f000000Failure");
+        assert_eq!(
+            report_failures(r#"{"aFailure":true,"b":1,"cFailure":false,"dFailure":true}"#),
+            ["aFailure", "dFailure"]
+        );
+        assert!(report_failures(r#"{"aFailure":true} trailing"#).is_empty());
+
+        let apis = vec!["{}"; 1_000_000].join(",");
+        let with_params =
+            format!(r#"[{{"params":{{"contactId":"c-1","connectionId":"k-1"}}}},{apis}]"#);
+        assert_eq!(
+            api_params(with_params.as_bytes()),
+            (Some("c-1".into()), Some("k-1".into()))
+        );
     }
 }
