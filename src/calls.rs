@@ -26,6 +26,11 @@ const METRICS_SLACK_MS: Millis = 2_000;
 const REPORT_WINDOW_MS: Millis = 60_000;
 /// Evidence text is cut to this many bytes.
 const TEXT_CAP: usize = 400;
+/// Longer "ids" are not ids (contact and connection ids are UUIDs, a few
+/// dozen bytes); they are ignored rather than kept as keys.
+const MAX_ID_BYTES: usize = 128;
+/// Persistent signaling channels remembered (a real log has one or two).
+const MAX_PERSISTENT_CHANNELS: usize = 64;
 
 /// A cited entry.
 /// Shared, not copied: the text of one entry (and a snapshot's note) may be
@@ -42,26 +47,31 @@ pub struct Ev {
 pub struct Seen<'a> {
     pub index: u64,
     pub time: Millis,
-    /// Trimmed.
+    /// As [`evidence_text`] makes it.
     pub text: &'a Rc<str>,
+}
+
+/// An entry's text as evidence may cite it: trimmed, and cut to
+/// [`TEXT_CAP`] bytes. Done once, before the entry waits in the time-order
+/// window, so that neither the window nor the calls hold long texts.
+pub fn evidence_text(text: &str) -> Rc<str> {
+    let t = text.trim();
+    if t.len() <= TEXT_CAP {
+        return t.into();
+    }
+    let mut end = TEXT_CAP;
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    t[..end].into()
 }
 
 impl Seen<'_> {
     fn ev(&self) -> Ev {
-        let t = self.text;
-        let text = if t.len() <= TEXT_CAP {
-            t.clone()
-        } else {
-            let mut end = TEXT_CAP;
-            while !t.is_char_boundary(end) {
-                end -= 1;
-            }
-            t[..end].into()
-        };
         Ev {
             index: self.index,
             time: self.time,
-            text,
+            text: self.text.clone(),
             note: None,
         }
     }
@@ -532,6 +542,12 @@ fn describe_snapshot_contact(c: &SnapContact) -> String {
 #[derive(Default)]
 pub struct Tracker {
     pub contacts: Vec<Contact>,
+    /// No new contact is tracked past this many (`Limits::max_contacts`).
+    max_contacts: usize,
+    /// Events about contacts past the cap: not applied, only counted. The
+    /// first one's entry index is kept for the warning.
+    pub dropped_events: u64,
+    pub first_dropped: Option<u64>,
     by_id: HashMap<String, usize>,
     /// Signaling channel ids known to be persistent, and the call each is
     /// carrying now.
@@ -545,14 +561,43 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    fn contact(&mut self, id: &str, seen: &Seen<'_>) -> usize {
+    pub fn new(max_contacts: usize) -> Tracker {
+        Tracker {
+            max_contacts,
+            ..Tracker::default()
+        }
+    }
+
+    /// The contact with this id, created on first sight; `None` for an id
+    /// too long to be one, or a new contact past the cap.
+    fn contact(&mut self, id: &str, seen: &Seen<'_>) -> Option<usize> {
         if let Some(&i) = self.by_id.get(id) {
-            return i;
+            return Some(i);
+        }
+        if id.len() > MAX_ID_BYTES {
+            return None;
+        }
+        if self.contacts.len() >= self.max_contacts {
+            self.dropped_events += 1;
+            self.first_dropped.get_or_insert(seen.index);
+            return None;
         }
         let i = self.contacts.len();
         self.contacts.push(Contact::new(id, seen));
         self.by_id.insert(id.to_string(), i);
-        i
+        Some(i)
+    }
+
+    /// Records a persistent channel and the call it carries, within bounds.
+    fn set_channel(&mut self, id: String, carrying: Option<usize>) {
+        if id.len() > MAX_ID_BYTES {
+            return;
+        }
+        if self.persistent_channels.len() < MAX_PERSISTENT_CHANNELS
+            || self.persistent_channels.contains_key(&id)
+        {
+            self.persistent_channels.insert(id, carrying);
+        }
     }
 
     /// Whether `id` is a persistent signaling channel, not a contact.
@@ -568,8 +613,10 @@ impl Tracker {
                 // The V2 shared media channel carries every call; only its id
                 // is kept, so trouble lines on it reach the current call.
                 self.persistent = true;
-                if let Some(id) = id {
-                    self.persistent_channels.entry(id).or_insert(None);
+                if let Some(id) = id
+                    && !self.persistent_channels.contains_key(&id)
+                {
+                    self.set_channel(id, None);
                 }
             }
             Event::Transition {
@@ -588,7 +635,7 @@ impl Tracker {
             } => {
                 let target = match id.as_deref() {
                     Some(id) if !shared && !self.is_persistent_channel(id) => {
-                        Some(self.contact(id, seen))
+                        self.contact(id, seen)
                     }
                     _ => self.current,
                 };
@@ -610,7 +657,9 @@ impl Tracker {
                 connection_id,
                 softphone,
             } => {
-                let i = self.contact(&contact_id, seen);
+                let Some(i) = self.contact(&contact_id, seen) else {
+                    return;
+                };
                 let c = &mut self.contacts[i];
                 c.seen_as_contact = true;
                 if c.started_before_log.is_none() {
@@ -631,7 +680,9 @@ impl Tracker {
             } => {
                 self.api_lines = true;
                 let Some(cid) = contact_id else { return };
-                let i = self.contact(&cid, seen);
+                let Some(i) = self.contact(&cid, seen) else {
+                    return;
+                };
                 let c = &mut self.contacts[i];
                 c.seen_as_contact = true;
                 match method.as_str() {
@@ -650,7 +701,9 @@ impl Tracker {
                 }
             }
             Event::ContactChange { name, contact_id } => {
-                let i = self.contact(&contact_id, seen);
+                let Some(i) = self.contact(&contact_id, seen) else {
+                    return;
+                };
                 let c = &mut self.contacts[i];
                 c.seen_as_contact = true;
                 let slot = match name.as_str() {
@@ -695,7 +748,9 @@ impl Tracker {
                 }
             }
             Event::NonVoiceContact { contact_id, kind } => {
-                let i = self.contact(&contact_id, seen);
+                let Some(i) = self.contact(&contact_id, seen) else {
+                    return;
+                };
                 self.contacts[i].non_voice = Some(kind);
                 self.contacts[i].seen_as_contact = true;
             }
@@ -728,7 +783,7 @@ impl Tracker {
                 // A call starts on the channel: it belongs to the contact
                 // whose session was set up last (or the outer PCM id).
                 match outer_id.as_deref().filter(|o| *o != id) {
-                    Some(o) => Some(self.contact(o, seen)),
+                    Some(o) => self.contact(o, seen),
                     None => self.current,
                 }
             } else if from == Some("TalkingState") {
@@ -742,7 +797,7 @@ impl Tracker {
             } else {
                 target
             };
-            self.persistent_channels.insert(id.clone(), next);
+            self.set_channel(id, next);
             if let Some(i) = target {
                 let c = &mut self.contacts[i];
                 c.persistent = true;
@@ -754,7 +809,9 @@ impl Tracker {
             return;
         }
 
-        let i = self.contact(&id, seen);
+        let Some(i) = self.contact(&id, seen) else {
+            return;
+        };
         let c = &mut self.contacts[i];
         c.softphone = true;
         if c.started_before_log.is_none() {
@@ -777,7 +834,9 @@ impl Tracker {
         self.snapshots += 1;
         let mut present = Vec::with_capacity(snapshot.contacts.len());
         for c in &snapshot.contacts {
-            let i = self.contact(&c.id, seen);
+            let Some(i) = self.contact(&c.id, seen) else {
+                continue;
+            };
             self.contacts[i].apply_snapshot(c, seen);
             present.push(i);
         }

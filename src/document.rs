@@ -150,7 +150,9 @@ pub struct LogInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
     pub entry: u64,
-    pub offset: u64,
+    /// Byte offset of the entry, for warnings about one entry's shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     pub message: String,
 }
 

@@ -38,6 +38,9 @@ pub struct Limits {
     pub max_string_bytes: usize,
     /// Size of one log entry as written in the file.
     pub max_entry_bytes: usize,
+    /// Contacts tracked in one log. Past it, later contacts are not
+    /// classified and the log carries a warning saying so.
+    pub max_contacts: usize,
 }
 
 impl Default for Limits {
@@ -46,7 +49,8 @@ impl Default for Limits {
             max_decompressed_bytes: 2 << 30,
             max_depth: 128,
             max_string_bytes: 16 << 20,
-            max_entry_bytes: 64 << 20,
+            max_entry_bytes: 16 << 20,
+            max_contacts: 20_000,
         }
     }
 }

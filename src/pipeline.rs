@@ -5,7 +5,7 @@ use std::collections::BinaryHeap;
 use std::io::Read;
 use std::rc::Rc;
 
-use crate::calls::{Contact, Seen, Tracker};
+use crate::calls::{Contact, Seen, Tracker, evidence_text};
 use crate::document::{
     Call, Document, Evidence, Generator, LogInfo, OtherContact, Quality, SCHEMA_VERSION,
     SoftphoneError, Status, Summary, Time, Warning,
@@ -19,8 +19,9 @@ use crate::{Options, RejectKind, Rejection, Source, SourceError, catalog, redact
 /// Entries arrive up to about a second out of time order as layers merge
 /// (spec §2.6); events wait this long (in log time) before being applied.
 const REORDER_WINDOW_MS: Millis = 5_000;
-/// The window never holds more events than this, whatever the times say.
-const REORDER_CAP: usize = 100_000;
+/// The window never holds more events than this, whatever the times say
+/// (real logs have a few dozen in five seconds).
+const REORDER_CAP: usize = 10_000;
 const WARNING_SAMPLES: usize = 10;
 const SOFTPHONE_ERRORS_CAP: usize = 16;
 
@@ -106,7 +107,7 @@ fn apply(tracker: &mut Tracker, p: Pending) {
 
 fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> {
     let mut reader = LogReader::new(input, options.limits, options.reuse_repeats)?;
-    let mut tracker = Tracker::default();
+    let mut tracker = Tracker::new(options.limits.max_contacts);
     let mut window = Reorder::default();
     let mut recognizer = Recognizer::new(options.reuse_repeats);
     let mut valid = 0u64;
@@ -133,7 +134,7 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
                     window.push(Pending {
                         time: e.time,
                         index: e.index,
-                        text: e.text.trim().into(),
+                        text: evidence_text(&e.text),
                         event,
                     });
                     while let Some(p) = window.pop_ready() {
@@ -150,7 +151,7 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
                 if warning_samples.len() < WARNING_SAMPLES {
                     warning_samples.push(Warning {
                         entry: index,
-                        offset,
+                        offset: Some(offset),
                         message,
                     });
                 }
@@ -161,6 +162,20 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
         apply(&mut tracker, p);
     }
 
+    if tracker.dropped_events > 0 {
+        warnings += 1;
+        if warning_samples.len() < WARNING_SAMPLES {
+            warning_samples.push(Warning {
+                entry: tracker.first_dropped.unwrap_or(0),
+                offset: None,
+                message: format!(
+                    "more than {} contacts in one log: from this entry on, new contacts are \
+                     not classified ({} events about them ignored)",
+                    options.limits.max_contacts, tracker.dropped_events
+                ),
+            });
+        }
+    }
     let entries = reader.elements();
     if entries > 0 && valid == 0 {
         return Err(ReadError::Reject(Rejection {

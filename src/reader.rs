@@ -210,7 +210,11 @@ impl<'r> LogReader<'r> {
         }
         let storage = self.buf.len();
         if storage - self.filled < CHUNK {
-            self.buf.resize((storage * 2).max(self.filled + CHUNK), 0);
+            // Doubling, but never far past what one entry may need: near
+            // the entry cap, doubling would commit up to twice the cap.
+            let most = self.limits.max_entry_bytes.saturating_add(2 * CHUNK);
+            let grown = (storage * 2).min(most).max(self.filled + CHUNK);
+            self.buf.resize(grown, 0);
         }
         let n = loop {
             match self.input.read(&mut self.buf[self.filled..]) {
