@@ -270,7 +270,9 @@ pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
                     trouble: Trouble::SoftphoneError,
                     id: None,
                     shared: false,
-                    detail: detail.filter(|d| !d.is_empty()).map(str::to_string),
+                    detail: detail
+                        .filter(|d| (1..=MAX_NAME_BYTES).contains(&d.len()))
+                        .map(str::to_string),
                 });
             }
             if t.starts_with("Softphone call failed due to CallNotFoundException") {
@@ -349,7 +351,7 @@ fn contact_detected(rest: &str, softphone: bool) -> Option<Event> {
             .trim_start()
             .split(|c: char| c.is_whitespace() || c == ',')
             .next()?;
-        (!tok.is_empty()).then(|| tok.to_string())
+        (!tok.is_empty() && tok.len() <= MAX_ID_BYTES).then(|| tok.to_string())
     };
     let contact_id = match token_after("contactId") {
         Some(id) => id,
@@ -366,8 +368,14 @@ fn contact_detected(rest: &str, softphone: bool) -> Option<Event> {
     })
 }
 
+/// Ids are UUIDs or similar (a few dozen bytes); anything longer is not
+/// taken as one, so uploader-controlled text cannot make huge keys.
+const MAX_ID_BYTES: usize = 128;
+/// State names, contact types and the like are short words.
+const MAX_NAME_BYTES: usize = 64;
+
 fn looks_like_id(tok: &str) -> bool {
-    tok.len() >= 8
+    (8..=MAX_ID_BYTES).contains(&tok.len())
         && tok
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'*')
@@ -446,8 +454,10 @@ fn split_token(s: &str) -> (&str, &str) {
 fn transition(msg: &str) -> Option<(&str, &str)> {
     let (from, rest) = msg.split_once(" => ")?;
     let to = rest.split_whitespace().next()?;
-    let is_name =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let is_name = |s: &str| {
+        (1..=MAX_NAME_BYTES).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
     (is_name(from) && is_name(to)).then_some((from, to))
 }
 
@@ -563,10 +573,12 @@ fn api_params(objects: &[u8]) -> (Option<String>, Option<String>) {
     };
     let params = list.0.into_iter().find_map(|o| o.params);
     match params {
-        Some(p) => (
-            p.contact_id.map(Cow::into_owned),
-            p.connection_id.map(Cow::into_owned),
-        ),
+        Some(p) => {
+            let id = |v: Option<Cow<'_, str>>| {
+                v.filter(|v| v.len() <= MAX_ID_BYTES).map(Cow::into_owned)
+            };
+            (id(p.contact_id), id(p.connection_id))
+        }
         None => (None, None),
     }
 }
@@ -619,8 +631,9 @@ struct RawConnection<'a> {
     initial: Option<bool>,
 }
 
+/// A short value from a snapshot; longer ones are not what they claim.
 fn owned(c: Option<Cow<'_, str>>) -> Option<String> {
-    c.map(Cow::into_owned)
+    c.filter(|v| v.len() <= MAX_NAME_BYTES).map(Cow::into_owned)
 }
 
 fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
@@ -635,6 +648,7 @@ fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
         .map(|c| c.0)
         .unwrap_or_default()
         .into_iter()
+        .filter(|c| c.contact_id.len() <= MAX_ID_BYTES)
         .map(|c| SnapContact {
             id: c.contact_id.into_owned(),
             kind: owned(c.kind),
@@ -645,6 +659,7 @@ fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
                 .map(|c| c.0)
                 .unwrap_or_default()
                 .into_iter()
+                .filter(|k| k.connection_id.len() <= MAX_ID_BYTES)
                 .map(|k| SnapConnection {
                     id: k.connection_id.into_owned(),
                     kind: owned(k.kind),
