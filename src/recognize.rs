@@ -304,10 +304,15 @@ pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
                 let mut parts = name.split("::");
                 if parts.next() == Some("contact") {
                     let event = parts.next()?;
-                    let id = parts.next()?;
+                    let id = parts.next()?.trim();
+                    // An empty id names no contact (and a call's id may not
+                    // be empty in the document).
+                    if id.is_empty() {
+                        return None;
+                    }
                     return Some(Event::ContactChange {
                         name: event.to_string(),
-                        contact_id: id.trim().to_string(),
+                        contact_id: id.to_string(),
                     });
                 }
                 return None;
@@ -522,7 +527,9 @@ fn api_params(objects: &[u8]) -> (Option<String>, Option<String>) {
     let params = list.into_iter().find_map(|o| o.params);
     match params {
         Some(p) => (
-            p.contact_id.map(Cow::into_owned),
+            p.contact_id
+                .filter(|id| !id.is_empty())
+                .map(Cow::into_owned),
             p.connection_id.map(Cow::into_owned),
         ),
         None => (None, None),
@@ -592,6 +599,7 @@ fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
         .contacts
         .unwrap_or_default()
         .into_iter()
+        .filter(|c| !c.contact_id.is_empty())
         .map(|c| SnapContact {
             id: c.contact_id.into_owned(),
             kind: owned(c.kind),
