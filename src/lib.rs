@@ -5,6 +5,8 @@
 //! [`Document`]. The CLI, the Lambda adapter and the benchmarks all call
 //! [`classify`].
 
+#![forbid(unsafe_code)]
+
 mod calls;
 mod catalog;
 pub mod document;

@@ -306,10 +306,15 @@ pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
                 let mut parts = name.split("::");
                 if parts.next() == Some("contact") {
                     let event = parts.next()?;
-                    let id = parts.next()?;
+                    let id = parts.next()?.trim();
+                    // An empty id names no contact (and a call's id may not
+                    // be empty in the document).
+                    if id.is_empty() {
+                        return None;
+                    }
                     return Some(Event::ContactChange {
                         name: event.to_string(),
-                        contact_id: id.trim().to_string(),
+                        contact_id: id.to_string(),
                     });
                 }
                 return None;
@@ -575,7 +580,8 @@ fn api_params(objects: &[u8]) -> (Option<String>, Option<String>) {
     match params {
         Some(p) => {
             let id = |v: Option<Cow<'_, str>>| {
-                v.filter(|v| v.len() <= MAX_ID_BYTES).map(Cow::into_owned)
+                v.filter(|v| !v.is_empty() && v.len() <= MAX_ID_BYTES)
+                    .map(Cow::into_owned)
             };
             (id(p.contact_id), id(p.connection_id))
         }
@@ -648,7 +654,7 @@ fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
         .map(|c| c.0)
         .unwrap_or_default()
         .into_iter()
-        .filter(|c| c.contact_id.len() <= MAX_ID_BYTES)
+        .filter(|c| !c.contact_id.is_empty() && c.contact_id.len() <= MAX_ID_BYTES)
         .map(|c| SnapContact {
             id: c.contact_id.into_owned(),
             kind: owned(c.kind),

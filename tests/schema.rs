@@ -70,3 +70,24 @@ fn the_schema_catches_drift() {
     bad["calls"][0]["evidence"][0]["time"] = "2019-10-03 18:21".into();
     assert!(!v.is_valid(&bad));
 }
+
+/// A call's id may not be empty in the schema; a log can still write one.
+#[test]
+fn odd_and_empty_contact_ids_match_the_schema() {
+    let v = validator();
+    let contact = |id: &str| serde_json::json!({"contactId": id, "type": "voice", "state": {"type": "connected"}});
+    let log = serde_json::json!([
+        {"text": "GET_AGENT_SNAPSHOT succeeded.", "time": 1000,
+         "objects": [{"snapshot": {"contacts": [contact(""), contact("ü \"q\" \\ =>\n")]}}]},
+        {"text": "Publishing event: contact::ended::", "time": 2000},
+        {"text": "Sending API_REQUEST event for destroyConnection", "time": 3000,
+         "objects": [{"params": {"contactId": "", "connectionId": "k"}}]},
+    ]);
+    let doc = classify_bytes(&serde_json::to_vec(&log).unwrap());
+    assert_eq!(doc.calls.len(), 1);
+    assert_valid(
+        &v,
+        &serde_json::from_slice(&doc.to_json_line()).unwrap(),
+        "odd ids",
+    );
+}

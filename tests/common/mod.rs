@@ -57,3 +57,69 @@ pub fn verdicts(doc: &Document) -> Vec<(String, String, String, String, Vec<u64>
         })
         .collect()
 }
+
+/// A `Read` over pieces made on demand, so an input of hundreds of MB never
+/// has to sit in memory. Hands out at most one piece per read, as a stream
+/// would, and counts what it handed out: what the reader pulled in before
+/// it stopped.
+pub struct Pieces<I> {
+    pieces: I,
+    current: std::borrow::Cow<'static, [u8]>,
+    at: usize,
+    pub handed_out: u64,
+}
+
+impl<I: Iterator<Item = std::borrow::Cow<'static, [u8]>>> Pieces<I> {
+    pub fn new(pieces: I) -> Self {
+        Pieces {
+            pieces,
+            current: std::borrow::Cow::Borrowed(&[]),
+            at: 0,
+            handed_out: 0,
+        }
+    }
+}
+
+impl<I: Iterator<Item = std::borrow::Cow<'static, [u8]>>> Read for Pieces<I> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.pieces.next() {
+                Some(p) => {
+                    self.current = p;
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        self.handed_out += n as u64;
+        Ok(n)
+    }
+}
+
+/// Every labelled scenario log and the bundled sample, by name, sorted.
+pub fn labelled_logs() -> Vec<(String, Vec<u8>)> {
+    let mut logs: Vec<(String, Vec<u8>)> = std::fs::read_dir(fixture(""))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".json") && !name.ends_with(".expect.json")
+        })
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    logs.sort();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/agent-log.txt");
+    logs.push((
+        "events/agent-log.txt".into(),
+        std::fs::read(sample).unwrap(),
+    ));
+    assert!(logs.len() > 20, "the labelled logs are missing");
+    logs
+}
