@@ -20,8 +20,11 @@ use crate::{Options, RejectKind, Rejection, Source, SourceError, catalog, redact
 /// (spec §2.6); events wait this long (in log time) before being applied.
 const REORDER_WINDOW_MS: Millis = 5_000;
 /// The window never holds more events than this, whatever the times say
-/// (real logs have a few dozen in five seconds).
+/// (real logs have a few dozen in five seconds)...
 const REORDER_CAP: usize = 10_000;
+/// ...nor more than about this many bytes of them (each snapshot can carry
+/// up to 64 contacts).
+const REORDER_BUDGET_BYTES: usize = 32 << 20;
 const WARNING_SAMPLES: usize = 10;
 const SOFTPHONE_ERRORS_CAP: usize = 16;
 
@@ -42,6 +45,8 @@ struct Pending {
     index: u64,
     text: Rc<str>,
     event: Event,
+    /// Bytes held, roughly: counted against the window's budget.
+    weight: usize,
 }
 
 impl PartialEq for Pending {
@@ -67,27 +72,29 @@ impl Ord for Pending {
 struct Reorder {
     heap: BinaryHeap<Reverse<Pending>>,
     latest: Millis,
+    weight: usize,
 }
 
 impl Reorder {
     fn push(&mut self, p: Pending) {
         self.latest = self.latest.max(p.time);
+        self.weight += p.weight;
         self.heap.push(Reverse(p));
     }
 
     fn pop_ready(&mut self) -> Option<Pending> {
         let ready = self.heap.peek().is_some_and(|Reverse(p)| {
-            p.time < self.latest.saturating_sub(REORDER_WINDOW_MS) || self.heap.len() > REORDER_CAP
+            p.time < self.latest.saturating_sub(REORDER_WINDOW_MS)
+                || self.heap.len() > REORDER_CAP
+                || self.weight > REORDER_BUDGET_BYTES
         });
-        if ready {
-            self.heap.pop().map(|Reverse(p)| p)
-        } else {
-            None
-        }
+        if ready { self.pop_any() } else { None }
     }
 
     fn pop_any(&mut self) -> Option<Pending> {
-        self.heap.pop().map(|Reverse(p)| p)
+        let p = self.heap.pop().map(|Reverse(p)| p)?;
+        self.weight -= p.weight;
+        Some(p)
     }
 }
 
@@ -131,10 +138,12 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
                         .map(str::to_string);
                 }
                 if let Some(event) = recognizer.recognize(&e.text, e.objects, e.index, e.repeats) {
+                    let text = evidence_text(&e.text);
                     window.push(Pending {
                         time: e.time,
                         index: e.index,
-                        text: evidence_text(&e.text),
+                        weight: text.len() + event.weight(),
+                        text,
                         event,
                     });
                     while let Some(p) = window.pop_ready() {

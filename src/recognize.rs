@@ -136,11 +136,70 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Roughly the bytes this event holds, for the time-order window's
+    /// memory budget.
+    pub fn weight(&self) -> usize {
+        let s = |o: &Option<String>| o.as_ref().map_or(0, String::len);
+        std::mem::size_of::<Event>()
+            + match self {
+                Event::Transition {
+                    id,
+                    outer_id,
+                    from,
+                    to,
+                    ..
+                } => s(id) + s(outer_id) + s(from) + to.len(),
+                Event::Trouble { id, detail, .. } => s(id) + s(detail),
+                Event::IceRecovered { id } => s(id),
+                Event::ContactDetected {
+                    contact_id,
+                    connection_id,
+                    ..
+                } => contact_id.len() + s(connection_id),
+                Event::ApiRequest {
+                    method,
+                    contact_id,
+                    connection_id,
+                } => method.len() + s(contact_id) + s(connection_id),
+                Event::ContactChange { name, contact_id } => name.len() + contact_id.len(),
+                Event::Snapshot(snapshot) => snapshot.weight(),
+                Event::Metrics(samples) => samples.len() * std::mem::size_of::<Sample>(),
+                Event::Report { failures } => failures
+                    .iter()
+                    .map(|f| f.len() + std::mem::size_of::<String>())
+                    .sum(),
+                Event::LogRoll | Event::AgentDisconnectedLine => 0,
+                Event::NonVoiceContact { contact_id, .. } => contact_id.len(),
+            }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub agent_state: Option<String>,
     pub agent_state_type: Option<String>,
     pub contacts: Vec<SnapContact>,
+}
+
+impl Snapshot {
+    fn weight(&self) -> usize {
+        let s = |o: &Option<String>| o.as_ref().map_or(0, String::len);
+        let connection = |k: &SnapConnection| {
+            std::mem::size_of::<SnapConnection>() + k.id.len() + s(&k.kind) + s(&k.state)
+        };
+        let contact = |c: &SnapContact| {
+            std::mem::size_of::<SnapContact>()
+                + c.id.len()
+                + s(&c.kind)
+                + s(&c.state)
+                + s(&c.initiation)
+                + c.connections.iter().map(connection).sum::<usize>()
+        };
+        s(&self.agent_state)
+            + s(&self.agent_state_type)
+            + self.contacts.iter().map(contact).sum::<usize>()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -253,7 +312,11 @@ pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
         }
         b'S' => {
             if let Some(rest) = t.strip_prefix("Sending API_REQUEST event for ") {
-                let method = rest.split(' ').next()?.to_string();
+                let method = rest.split(' ').next()?;
+                if method.len() > MAX_NAME_BYTES {
+                    return None;
+                }
+                let method = method.to_string();
                 let (contact_id, connection_id) = objects.map(api_params).unwrap_or_default();
                 return Some(Event::ApiRequest {
                     method,
@@ -305,7 +368,7 @@ pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
             if let Some(name) = t.strip_prefix("Publishing event: ") {
                 let mut parts = name.split("::");
                 if parts.next() == Some("contact") {
-                    let event = parts.next()?;
+                    let event = parts.next().filter(|e| e.len() <= MAX_NAME_BYTES)?;
                     let id = parts.next()?.trim();
                     // An empty id names no contact (and a call's id may not
                     // be empty in the document).
