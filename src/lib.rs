@@ -52,7 +52,7 @@ impl Default for Limits {
             max_depth: 128,
             max_string_bytes: 16 << 20,
             max_entry_bytes: 16 << 20,
-            max_contacts: 20_000,
+            max_contacts: 10_000,
         }
     }
 }

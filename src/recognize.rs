@@ -617,7 +617,7 @@ impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Bounded<T, N
 const MAX_OBJECTS: usize = 8;
 /// Contacts in one snapshot, and connections of one contact.
 const MAX_SNAPSHOT_CONTACTS: usize = 64;
-const MAX_CONNECTIONS: usize = 16;
+const MAX_CONNECTIONS: usize = 8;
 /// Samples in one metrics report.
 const MAX_SAMPLES: usize = 1024;
 
