@@ -805,11 +805,9 @@ fn report_failures(json: &str) -> Vec<String> {
         }
     }
     let mut de = serde_json::Deserializer::from_str(json.trim());
-    match serde::Deserializer::deserialize_map(&mut de, Failures).and_then(|v| de.end().map(|()| v))
-    {
-        Ok(failures) => failures,
-        Err(_) => Vec::new(),
-    }
+    serde::Deserializer::deserialize_map(&mut de, Failures)
+        .and_then(|v| de.end().map(|()| v))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
