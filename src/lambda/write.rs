@@ -18,6 +18,7 @@ use std::io::{self, Write};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::object::{describe_sdk_error, is_retryable};
@@ -134,16 +135,11 @@ pub async fn write_result(
     body: &ResultBody,
     stamp: &Stamp,
 ) -> Result<Written, WriteFailure> {
+    let target = Target { s3, bucket, key };
     // `None`: only if nothing is there; `Some(etag)`: only over that object.
     let mut expected: Option<String> = None;
     for _ in 0..MAX_ATTEMPTS {
-        let put = s3
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type("application/json")
-            .set_metadata(Some(stamp.to_metadata()))
-            .body(body.stream().await?);
+        let put = target.put(body, stamp).await?;
         let put = match &expected {
             None => put.if_none_match("*"),
             Some(etag) => put.if_match(etag),
@@ -152,45 +148,25 @@ pub async fn write_result(
             Ok(_) => return Ok(Written::Stored),
             Err(err) if lost_race(&err) => {}
             Err(err) if not_implemented(&err) => {
-                return write_without_conditions(s3, bucket, key, body, stamp).await;
+                return write_without_conditions(&target, body, stamp).await;
             }
-            Err(err) => {
+            Err(err) => return Err(target.failure("PutObject", &err)),
+        }
+        match target.stored().await? {
+            Some((existing, _)) if existing.is_newer_than(stamp) => {
+                return Ok(Written::Superseded { existing });
+            }
+            Some((_, Some(etag))) => expected = Some(etag),
+            Some((_, None)) => {
                 return Err(WriteFailure {
-                    retryable: is_retryable(&err),
+                    retryable: false,
                     message: format!(
-                        "PutObject s3://{bucket}/{key}: {}",
-                        describe_sdk_error(&err)
+                        "HeadObject s3://{bucket}/{key}: no ETag, so the result cannot be replaced safely"
                     ),
                 });
-            }
-        }
-        match s3.head_object().bucket(bucket).key(key).send().await {
-            Ok(head) => {
-                let existing = Stamp::from_metadata(head.metadata());
-                if existing.is_newer_than(stamp) {
-                    return Ok(Written::Superseded { existing });
-                }
-                let Some(etag) = head.e_tag() else {
-                    return Err(WriteFailure {
-                        retryable: false,
-                        message: format!(
-                            "HeadObject s3://{bucket}/{key}: no ETag, so the result cannot be replaced safely"
-                        ),
-                    });
-                };
-                expected = Some(etag.to_owned());
             }
             // Deleted in between: back to "only if nothing is there".
-            Err(err) if status(&err) == Some(404) => expected = None,
-            Err(err) => {
-                return Err(WriteFailure {
-                    retryable: is_retryable(&err),
-                    message: format!(
-                        "HeadObject s3://{bucket}/{key}: {}",
-                        describe_sdk_error(&err)
-                    ),
-                });
-            }
+            None => expected = None,
         }
     }
     Err(WriteFailure {
@@ -205,46 +181,79 @@ pub async fn write_result(
 /// the stored stamp, then a plain put. Only a concurrent writer between the
 /// two requests can slip through, which the conditions would have caught.
 async fn write_without_conditions(
-    s3: &Client,
-    bucket: &str,
-    key: &str,
+    target: &Target<'_>,
     body: &ResultBody,
     stamp: &Stamp,
 ) -> Result<Written, WriteFailure> {
-    match s3.head_object().bucket(bucket).key(key).send().await {
-        Ok(head) => {
-            let existing = Stamp::from_metadata(head.metadata());
-            if existing.is_newer_than(stamp) {
-                return Ok(Written::Superseded { existing });
-            }
-        }
-        Err(err) if status(&err) == Some(404) => {}
-        Err(err) => {
-            return Err(WriteFailure {
-                retryable: is_retryable(&err),
-                message: format!(
-                    "HeadObject s3://{bucket}/{key}: {}",
-                    describe_sdk_error(&err)
-                ),
-            });
+    if let Some((existing, _)) = target.stored().await?
+        && existing.is_newer_than(stamp)
+    {
+        return Ok(Written::Superseded { existing });
+    }
+    match target.put(body, stamp).await?.send().await {
+        Ok(_) => Ok(Written::Stored),
+        Err(err) => Err(target.failure("PutObject", &err)),
+    }
+}
+
+/// The result object being written.
+struct Target<'a> {
+    s3: &'a Client,
+    bucket: &'a str,
+    key: &'a str,
+}
+
+impl Target<'_> {
+    /// A put of the whole body with its stamp, no conditions yet.
+    async fn put(
+        &self,
+        body: &ResultBody,
+        stamp: &Stamp,
+    ) -> Result<PutObjectFluentBuilder, WriteFailure> {
+        Ok(self
+            .s3
+            .put_object()
+            .bucket(self.bucket)
+            .key(self.key)
+            .content_type("application/json")
+            .set_metadata(Some(stamp.to_metadata()))
+            .body(body.stream().await?))
+    }
+
+    /// The stamp and ETag of the stored result, or `None` when there is none.
+    async fn stored(&self) -> Result<Option<(Stamp, Option<String>)>, WriteFailure> {
+        match self
+            .s3
+            .head_object()
+            .bucket(self.bucket)
+            .key(self.key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some((
+                Stamp::from_metadata(head.metadata()),
+                head.e_tag().map(str::to_owned),
+            ))),
+            Err(err) if status(&err) == Some(404) => Ok(None),
+            Err(err) => Err(self.failure("HeadObject", &err)),
         }
     }
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type("application/json")
-        .set_metadata(Some(stamp.to_metadata()))
-        .body(body.stream().await?)
-        .send()
-        .await
-        .map(|_| Written::Stored)
-        .map_err(|err| WriteFailure {
-            retryable: is_retryable(&err),
+
+    fn failure<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        &self,
+        operation: &str,
+        err: &SdkError<E, HttpResponse>,
+    ) -> WriteFailure {
+        WriteFailure {
+            retryable: is_retryable(err),
             message: format!(
-                "PutObject s3://{bucket}/{key}: {}",
-                describe_sdk_error(&err)
+                "{operation} s3://{}/{}: {}",
+                self.bucket,
+                self.key,
+                describe_sdk_error(err)
             ),
-        })
+        }
+    }
 }
 
 /// The server does not support the conditional headers.

@@ -233,17 +233,7 @@ fn read_request(reader: &mut BufReader<TcpStream>, writer: &mut TcpStream) -> Op
     }
     let mut body = Vec::new();
     if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut size_line = String::new();
-            reader.read_line(&mut size_line).ok()?;
-            let size = usize::from_str_radix(size_line.trim().split(';').next()?, 16).ok()?;
-            let mut chunk = vec![0u8; size + 2];
-            reader.read_exact(&mut chunk).ok()?;
-            if size == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
+        body = super::read_chunked_body(reader)?;
     } else if let Some(n) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
         body.resize(n, 0);
         reader.read_exact(&mut body).ok()?;

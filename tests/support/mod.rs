@@ -544,23 +544,29 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     }
     let mut body = Vec::new();
     if chunked {
-        loop {
-            let mut size_line = String::new();
-            reader.read_line(&mut size_line).ok()?;
-            let size = usize::from_str_radix(size_line.trim().split(';').next()?, 16).ok()?;
-            let mut chunk = vec![0u8; size + 2];
-            reader.read_exact(&mut chunk).ok()?;
-            if size == 0 {
-                // Trailers (if any) end with an empty line; `chunk` held "\r\n".
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
+        body = read_chunked_body(reader)?;
     } else {
         body.resize(content_length, 0);
         reader.read_exact(&mut body).ok()?;
     }
     Some(Request { method, path, body })
+}
+
+/// A `Transfer-Encoding: chunked` body, decoded.
+pub fn read_chunked_body(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size_line = String::new();
+        reader.read_line(&mut size_line).ok()?;
+        let size = usize::from_str_radix(size_line.trim().split(';').next()?, 16).ok()?;
+        let mut chunk = vec![0u8; size + 2];
+        reader.read_exact(&mut chunk).ok()?;
+        if size == 0 {
+            // Trailers (if any) end with an empty line; `chunk` held "\r\n".
+            return Some(body);
+        }
+        body.extend_from_slice(&chunk[..size]);
+    }
 }
 
 fn serve_connection(stream: TcpStream, state: &RuntimeState) {
