@@ -268,13 +268,16 @@ impl<'r> LogReader<'r> {
 
     /// Skips white space; returns the next byte without consuming it.
     fn peek(&mut self) -> Result<Option<u8>, ReadError> {
-        let mut keep = self.pos;
-        self.peek_keeping(&mut keep)
+        self.peek_from(None)
     }
 
     /// Like [`Self::peek`], but keeps the buffer from `keep` on (adjusted
     /// when the buffer moves).
     fn peek_keeping(&mut self, keep: &mut usize) -> Result<Option<u8>, ReadError> {
+        self.peek_from(Some(keep))
+    }
+
+    fn peek_from(&mut self, mut keep: Option<&mut usize>) -> Result<Option<u8>, ReadError> {
         loop {
             while self.pos < self.filled {
                 let c = self.buf[self.pos];
@@ -284,8 +287,16 @@ impl<'r> LogReader<'r> {
                     return Ok(Some(c));
                 }
             }
-            match self.fill(*keep)? {
-                Some(shift) => *keep -= shift,
+            // Unless asked, the white space is not kept: between entries it
+            // is part of none, and kept it would count against the entry cap
+            // whenever it arrives in more than one read.
+            let from = keep.as_deref().copied().unwrap_or(self.pos);
+            match self.fill(from)? {
+                Some(shift) => {
+                    if let Some(keep) = keep.as_deref_mut() {
+                        *keep -= shift;
+                    }
+                }
                 None => return Ok(None),
             }
         }
@@ -447,7 +458,17 @@ impl<'r> LogReader<'r> {
         Ok(())
     }
 
-    fn not_json(&self, c: u8) -> ReadError {
+    fn not_json(&mut self, c: u8) -> ReadError {
+        // The signature is four bytes, and a reader may hand them over one
+        // at a time.
+        while self.filled - self.pos < 4 {
+            let keep = self.pos;
+            match self.fill(keep) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => return e,
+            }
+        }
         let what = if self.buf[self.pos..self.filled].starts_with(b"\x89PNG") {
             "a PNG image".to_string()
         } else {
@@ -568,7 +589,12 @@ impl<'r> LogReader<'r> {
                                 };
                             }
                             Some(_) => {
-                                let (_, e) = self.scan_value(1)?;
+                                // Held whole in the buffer like an entry, so
+                                // capped like one, however it arrives.
+                                let (s, e) = self.scan_value(1)?;
+                                if e - s > self.limits.max_entry_bytes {
+                                    return Err(self.entry_too_large(s));
+                                }
                                 self.pos = e;
                                 self.mode = Mode::WrapperMembers {
                                     expect_member: false,
@@ -665,10 +691,12 @@ impl<'r> LogReader<'r> {
     /// Whether the entry at `self.pos` repeats the template; if so, its end
     /// and fields, found without a structural scan.
     fn repeat_of_template(&mut self) -> Result<Option<(usize, Fields, u64)>, ReadError> {
+        // A repeat longer than the entry cap is refused anyway; looking
+        // further ahead would count the next entries against that cap.
         let Some(need) = self
             .template
             .as_ref()
-            .map(|t| t.bytes.len() + TEMPLATE_SLACK)
+            .map(|t| (t.bytes.len() + TEMPLATE_SLACK).min(self.limits.max_entry_bytes))
         else {
             return Ok(None);
         };
@@ -892,7 +920,9 @@ impl<'r> LogReader<'r> {
                 }
                 None => i = self.filled,
             }
-            if i - (*start + rel_open) > self.limits.max_string_bytes {
+            // Only the bytes after the opening quote count: a string of
+            // exactly the cap may have its closing quote in the next read.
+            if self.filled - (*start + rel_open + 1) > self.limits.max_string_bytes {
                 return Err(self.string_too_long(*start + rel_open));
             }
             match self.fill(*start)? {
