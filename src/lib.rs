@@ -50,7 +50,7 @@ impl Default for Limits {
         Limits {
             max_decompressed_bytes: 2 << 30,
             max_depth: 128,
-            max_string_bytes: 16 << 20,
+            max_string_bytes: 8 << 20,
             max_entry_bytes: 16 << 20,
             max_contacts: 10_000,
         }

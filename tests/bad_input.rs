@@ -291,13 +291,13 @@ fn tokens_that_are_not_ids_make_no_calls() {
 
 static A_BLOCK: [u8; 1 << 16] = [b'a'; 1 << 16];
 
-/// One 100 MB string, streamed: rejected at the 16 MiB string cap, naming
+/// One 100 MB string, streamed: rejected at the 8 MiB string cap, naming
 /// the entry and the string's opening quote, after reading no more than one
 /// piece past the cap.
 #[test]
 fn a_100_mb_string_stops_at_the_string_cap() {
     let cap = Limits::default().max_string_bytes as u64;
-    assert_eq!(cap, 16 << 20);
+    assert_eq!(cap, 8 << 20);
     let blocks = 100_000_000 / A_BLOCK.len() + 1;
     // The string as the entry's `text`, inside `objects`, and as a key.
     for prefix in [
@@ -316,7 +316,7 @@ fn a_100_mb_string_stops_at_the_string_cap() {
         let e = doc.error.unwrap();
         assert_eq!(e.kind, RejectKind::TooLarge, "{what}: {}", e.message);
         assert_eq!(
-            e.message, "a string in entry 0 is longer than the 16777216 byte limit",
+            e.message, "a string in entry 0 is longer than the 8388608 byte limit",
             "{what}"
         );
         assert_eq!(e.offset, Some(prefix.len() as u64 - 1), "{what}");
