@@ -759,6 +759,15 @@ struct RawSample<'a> {
     count: Option<f64>,
 }
 
+/// Far above any real round trip, jitter or packet count, and low enough
+/// that sums over the largest log stay finite (the document has only finite
+/// numbers): larger values are not measurements.
+const MAX_SAMPLE_VALUE: f64 = 1e9;
+
+fn plausible(v: Option<f64>) -> Option<f64> {
+    v.filter(|v| (0.0..=MAX_SAMPLE_VALUE).contains(v))
+}
+
 fn parse_metrics(json: &str) -> Option<Vec<Sample>> {
     let raw: Bounded<RawSample<'_>, MAX_SAMPLES> = serde_json::from_str(json.trim()).ok()?;
     Some(
@@ -766,10 +775,10 @@ fn parse_metrics(json: &str) -> Option<Vec<Sample>> {
             .into_iter()
             .map(|r| Sample {
                 time: r.timestamp.as_deref().and_then(crate::time::parse_iso8601),
-                rtt_ms: r.rtt.filter(|v| v.is_finite() && *v >= 0.0),
-                jitter_ms: r.jitter.filter(|v| v.is_finite() && *v >= 0.0),
-                packets_lost: r.lost.filter(|v| v.is_finite() && *v >= 0.0),
-                packets: r.count.filter(|v| v.is_finite() && *v >= 0.0),
+                rtt_ms: plausible(r.rtt),
+                jitter_ms: plausible(r.jitter),
+                packets_lost: plausible(r.lost),
+                packets: plausible(r.count),
             })
             .collect(),
     )

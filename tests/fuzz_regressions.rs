@@ -118,3 +118,31 @@ fn legacy_object_members_are_capped_like_entries() {
         }
     }
 }
+
+/// Metrics values are only filtered for being finite and not negative:
+/// huge ones summed to infinity, written as `null` averages and a `NaN` loss
+/// rate, with `packets_lost` saturated. Implausible values are now dropped
+/// like negative ones.
+#[test]
+fn huge_metrics_values_keep_the_quality_figures_finite() {
+    let log = std::fs::read_to_string(fixture("customer_hangup_2024.json")).unwrap();
+    let huge = log
+        .replace(
+            r#"roundTripTimeMillis\":38"#,
+            r#"roundTripTimeMillis\":1e308"#,
+        )
+        .replace(r#"packetsLost\":0"#, r#"packetsLost\":1.7e308"#);
+    assert_ne!(huge, log);
+    let doc = same_in_pieces(huge.as_bytes(), &Options::default(), 4096);
+    let quality = doc.calls[0].quality.as_ref().unwrap();
+    assert!(quality.samples > 0);
+    assert_eq!(quality.rtt_ms_avg, None);
+    assert_eq!(quality.rtt_ms_max, None);
+    assert!(quality.jitter_ms_avg.is_some_and(f64::is_finite));
+    assert!(
+        quality
+            .packet_loss_pct
+            .is_some_and(|p| (0.0..=100.0).contains(&p))
+    );
+    assert!(quality.packets_lost < 1000, "{quality:?}");
+}
