@@ -25,12 +25,14 @@ const LIMITS: [Limits; 4] = [
         max_depth: 128,
         max_string_bytes: 1 << 20,
         max_entry_bytes: 2 << 20,
+        max_contacts: 10_000,
     },
     Limits {
         max_decompressed_bytes: 16 << 10,
         max_depth: 6,
         max_string_bytes: 64,
         max_entry_bytes: 1024,
+        max_contacts: 2,
     },
     // Entries just over the size that makes them a template for repeats.
     Limits {
@@ -38,12 +40,14 @@ const LIMITS: [Limits; 4] = [
         max_depth: 16,
         max_string_bytes: 512,
         max_entry_bytes: 1100,
+        max_contacts: 10_000,
     },
     Limits {
         max_decompressed_bytes: 32 << 10,
         max_depth: 128,
         max_string_bytes: 16,
         max_entry_bytes: 4096,
+        max_contacts: 5,
     },
 ];
 
