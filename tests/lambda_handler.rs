@@ -529,6 +529,20 @@ async fn failures_fail_direct_invocations() {
         .unwrap_err();
     assert_eq!(err.error_type, "UnrecognizedEvent");
 
+    // An input key so long that its result key would exceed S3's 1,024
+    // bytes: a permanent failure, said plainly, before anything is read.
+    let long_key = format!("uploads/{}.txt", "k".repeat(1004));
+    put(&s3, BUCKET, &long_key, &two_call_log()).await;
+    let err = handler
+        .handle(s3_put_event(BUCKET, &long_key), "req-long")
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("result key would be 1029 bytes"),
+        "{}",
+        err.message
+    );
+
     // Not ObjectCreated: acknowledged, nothing read.
     let mut removed = s3_put_event(BUCKET, KEY);
     removed["Records"][0]["eventName"] = json!("ObjectRemoved:Delete");

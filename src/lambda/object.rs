@@ -303,6 +303,19 @@ async fn process_key(
         message,
     };
 
+    // Known before anything is read: S3 would refuse the result's key.
+    let result_key = config.result_key(key);
+    if result_key.len() > MAX_S3_KEY_BYTES {
+        return failed(
+            false,
+            format!(
+                "the result key would be {} bytes, more than S3's {MAX_S3_KEY_BYTES}: \
+                 shorten the input key or RESULTS_PREFIX",
+                result_key.len()
+            ),
+        );
+    }
+
     let response = match s3
         .get_object()
         .bucket(bucket)
@@ -372,7 +385,6 @@ async fn process_key(
     };
 
     let result_bucket = config.results_bucket_for(bucket).to_owned();
-    let result_key = config.result_key(key);
     let body = ResultBody::new(&document, config.spool_results_over_bytes);
     match write_result(s3, &result_bucket, &result_key, &body, &stamp).await {
         Ok(Written::Stored) => {}
@@ -403,6 +415,9 @@ async fn process_key(
         result_key,
     }
 }
+
+/// The longest object key S3 accepts, in bytes of UTF-8.
+const MAX_S3_KEY_BYTES: usize = 1024;
 
 struct StreamFailure {
     retryable: bool,
