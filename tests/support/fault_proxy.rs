@@ -106,17 +106,12 @@ impl FaultProxy {
             refused: AtomicU64::new(0),
             closing: AtomicBool::new(false),
         });
-        let accept_state = state.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                if accept_state.closing.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let state = accept_state.clone();
-                thread::spawn(move || serve(stream, &state));
-            }
-        });
+        super::accept_loop(
+            listener,
+            state.clone(),
+            |s| s.closing.load(Ordering::SeqCst),
+            serve,
+        );
         let proxy = FaultProxy {
             endpoint: format!("http://127.0.0.1:{port}"),
             port,

@@ -444,17 +444,12 @@ impl RuntimeApi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind runtime API");
         let port = listener.local_addr().expect("addr").port();
         let state = Arc::new(RuntimeState::default());
-        let accept_state = state.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                if accept_state.closing.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let state = accept_state.clone();
-                thread::spawn(move || serve_connection(stream, &state));
-            }
-        });
+        accept_loop(
+            listener,
+            state.clone(),
+            |s| s.closing.load(Ordering::SeqCst),
+            serve_connection,
+        );
         RuntimeApi { port, state }
     }
 
@@ -550,6 +545,26 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         reader.read_exact(&mut body).ok()?;
     }
     Some(Request { method, path, body })
+}
+
+/// Serves each connection on its own thread until `closing` holds (looked
+/// at on each accept: connect once to make it look).
+pub fn accept_loop<S: Send + Sync + 'static>(
+    listener: TcpListener,
+    state: Arc<S>,
+    closing: fn(&S) -> bool,
+    serve: fn(TcpStream, &S),
+) {
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            if closing(&state) {
+                break;
+            }
+            let Ok(stream) = stream else { continue };
+            let state = state.clone();
+            thread::spawn(move || serve(stream, &state));
+        }
+    });
 }
 
 /// A `Transfer-Encoding: chunked` body, decoded.
