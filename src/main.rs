@@ -308,7 +308,7 @@ fn write_table(w: &mut impl Write, path: &Path, doc: &Document) -> io::Result<()
             writeln!(
                 w,
                 "  {:<38} {:<14} {:<7} {:<28} {:>8}  {}",
-                c.contact_id,
+                printable(&c.contact_id),
                 c.disconnected_by.as_str(),
                 c.confidence.as_str(),
                 c.reason.as_str(),
@@ -325,6 +325,20 @@ fn write_table(w: &mut impl Write, path: &Path, doc: &Document) -> io::Result<()
         "  {} calls: {} agent, {} customer, {} network, {} not connected, {} unknown\n",
         s.calls, s.agent, s.customer, s.network, s.not_connected, s.unknown
     )
+}
+
+/// Text from a log, safe for a terminal: control characters (escape
+/// sequences, carriage returns) are shown escaped, not sent.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn serde_name<T: serde::Serialize>(v: &T) -> String {

@@ -159,3 +159,32 @@ fn reads_standard_input() {
     assert_eq!(doc["log"]["gzip"], true);
     assert_eq!(doc["calls"][0]["disconnected_by"], "agent");
 }
+
+/// Contact ids come from the uploaded log: the table shows their control
+/// characters escaped, so a log cannot drive the terminal.
+#[test]
+fn the_table_escapes_control_characters_in_ids() {
+    let log = serde_json::json!([{
+        "text": "GET_AGENT_SNAPSHOT succeeded.", "time": 1000,
+        "objects": [{"snapshot": {"contacts": [{"contactId": "c-\u{1b}[2J-1\r", "type": "voice"}]}}]
+    }]);
+    let mut child = bin()
+        .args(["classify", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&serde_json::to_vec(&log).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !table.contains('\u{1b}') && !table.contains('\r'),
+        "{table:?}"
+    );
+    assert!(table.contains("c-\\u{1b}[2J-1\\r"), "{table}");
+}
