@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::rc::Rc;
 
 use crate::document::{Time, TimelineItem};
-use crate::recognize::{Event, Machine, Sample, SnapContact, Snapshot, Trouble};
+use crate::recognize::{Event, MAX_ID_BYTES, Machine, Sample, SnapContact, Snapshot, Trouble};
 use crate::time::Millis;
 
 /// Timeline items kept per call; a runaway call (reconnect loops) is cut.
@@ -26,9 +26,6 @@ const METRICS_SLACK_MS: Millis = 2_000;
 const REPORT_WINDOW_MS: Millis = 60_000;
 /// Evidence text is cut to this many bytes.
 const TEXT_CAP: usize = 400;
-/// Longer "ids" are not ids (contact and connection ids are UUIDs, a few
-/// dozen bytes); they are ignored rather than kept as keys.
-const MAX_ID_BYTES: usize = 128;
 /// Persistent signaling channels remembered (a real log has one or two).
 const MAX_PERSISTENT_CHANNELS: usize = 64;
 

@@ -438,7 +438,8 @@ fn contact_detected(rest: &str, softphone: bool) -> Option<Event> {
 
 /// Ids are UUIDs or similar (a few dozen bytes); anything longer is not
 /// taken as one, so uploader-controlled text cannot make huge keys.
-const MAX_ID_BYTES: usize = 128;
+/// The tracker applies the same bound to ids from every other source.
+pub(crate) const MAX_ID_BYTES: usize = 128;
 /// State names, contact types and the like are short words.
 const MAX_NAME_BYTES: usize = 64;
 

@@ -265,8 +265,8 @@ async fn process_inner(s3: &Client, config: &Config, object: &ObjectRef) -> Outc
     }
 
     let last = candidates.len() - 1;
+    let version_id = object.version_id.as_deref();
     for (i, key) in candidates.into_iter().enumerate() {
-        let version_id = object.version_id.as_deref();
         match process_key(
             s3,
             config,
