@@ -9,7 +9,7 @@
 #   3. sam validate --lint                     (skipped, loudly, if aws-sam-cli
 #                                               cannot be installed; INFRA_SAM=0
 #                                               skips it on purpose)
-#   4. cargo lambda build --release --arm64 --features lambda --bin bootstrap
+#   4. cargo lambda build --release --arm64 -p ccp-disconnect-lambda --bin bootstrap
 #                                              (prints the artifact's size;
 #                                               INFRA_BUILD=0 skips it)
 #
@@ -137,14 +137,14 @@ if [ "${INFRA_SAM:-1}" = 1 ]; then
 fi
 
 if [ "${INFRA_BUILD:-1}" = 1 ]; then
-  step "cargo lambda build --release --arm64 --features lambda --bin bootstrap"
+  step "cargo lambda build --release --arm64 -p ccp-disconnect-lambda --bin bootstrap"
   install lambda "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION"
   export PATH="$TOOLS/lambda/bin:$PATH"
   if command -v rustup >/dev/null 2>&1; then
     rustup target add aarch64-unknown-linux-gnu >/dev/null
   fi
   cargo lambda --version
-  cargo lambda build --release --arm64 --features lambda --bin bootstrap
+  cargo lambda build --release --arm64 -p ccp-disconnect-lambda --bin bootstrap
   ARTIFACT=target/lambda/bootstrap/bootstrap
   if command -v file >/dev/null 2>&1; then file "$ARTIFACT"; fi
   BYTES=$(stat -c %s "$ARTIFACT")

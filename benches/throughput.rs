@@ -6,7 +6,7 @@
 //! CCP_BENCH_MB=20 cargo bench --bench throughput  # smaller, quicker
 //! ```
 //!
-//! The inputs are written once by `ccp_disconnect::sample` under
+//! The inputs are written once by `ccp_disconnect_sample` under
 //! `target/bench/` and reused while the generator version, seed and size are
 //! the same. Each case is run once to warm the page cache, then three times;
 //! the best run is reported. Every run's verdicts are also checked against the
@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ccp_disconnect::sample::{self, GENERATOR_VERSION, Label, SampleConfig, SampleFormat};
-use ccp_disconnect::{Options, Source, classify};
+use ccp_disconnect_core::{Options, Source, classify};
+use ccp_disconnect_sample::{self as sample, GENERATOR_VERSION, Label, SampleConfig, SampleFormat};
 
 const SEED: u64 = 1;
 const RUNS: usize = 3;

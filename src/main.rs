@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use ccp_disconnect::{Document, Options, Source, Status, classify};
+use ccp_disconnect_core::{Document, Options, Source, Status, classify};
 
 #[derive(Parser)]
 #[command(
@@ -116,7 +116,7 @@ fn sample(
     labels: Option<&Path>,
     output: Option<&Path>,
 ) -> ExitCode {
-    use ccp_disconnect::sample::{self, SampleConfig, SampleFormat};
+    use ccp_disconnect_sample::{self as sample, SampleConfig, SampleFormat};
     if !(mb.is_finite() && mb >= 0.0) {
         eprintln!("ccp-disconnect: --mb must be a non-negative number");
         return ExitCode::from(2);
@@ -275,12 +275,7 @@ fn read_one(path: &Path, options: &Options) -> Result<Document, String> {
 fn write_table(w: &mut impl Write, path: &Path, doc: &Document) -> io::Result<()> {
     writeln!(w, "{}", path.display())?;
     if let Some(err) = &doc.error {
-        return writeln!(
-            w,
-            "  rejected ({}): {}\n",
-            serde_name(&err.kind),
-            err.message
-        );
+        return writeln!(w, "  rejected ({}): {}\n", err.kind.as_str(), err.message);
     }
     if let Some(log) = &doc.log {
         writeln!(
@@ -339,11 +334,4 @@ fn printable(text: &str) -> String {
             }
         })
         .collect()
-}
-
-fn serde_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }

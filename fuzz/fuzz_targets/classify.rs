@@ -15,7 +15,7 @@
 
 use std::io::{self, Read, Write};
 
-use ccp_disconnect::{Document, Limits, Options, RejectKind, Source, Status, Summary, classify};
+use ccp_disconnect_core::{Document, Limits, Options, RejectKind, Source, Status, Summary, classify};
 use libfuzzer_sys::fuzz_target;
 
 /// Caps small enough that a gzip bomb cannot exhaust the fuzzer's memory.

@@ -15,8 +15,8 @@
 
 #![no_main]
 
-use ccp_disconnect::lambda::Config;
-use ccp_disconnect::lambda::key::decode_event_key;
+use ccp_disconnect_lambda::Config;
+use ccp_disconnect_lambda::key::decode_event_key;
 use ccp_disconnect_fuzz::s3_encode_key;
 use libfuzzer_sys::fuzz_target;
 

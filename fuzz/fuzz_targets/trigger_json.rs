@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use ccp_disconnect::lambda::event::{Item, ObjectRef, Trigger, parse_trigger};
+use ccp_disconnect_lambda::trigger::{Item, ObjectRef, Trigger, parse_trigger};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

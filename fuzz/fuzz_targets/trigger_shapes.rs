@@ -11,8 +11,8 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use ccp_disconnect::lambda::event::{Item, KeyEncoding, ObjectRef, Trigger, parse_trigger};
-use ccp_disconnect::lambda::key::decode_event_key;
+use ccp_disconnect_lambda::trigger::{Item, KeyEncoding, ObjectRef, Trigger, parse_trigger};
+use ccp_disconnect_lambda::key::decode_event_key;
 use ccp_disconnect_fuzz::s3_encode_key;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};

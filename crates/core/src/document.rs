@@ -1,0 +1,370 @@
+//! The result document, schema version 1 (`schema/result-v1.schema.json`).
+//!
+//! One document per input log. Field order here is the serialised order, and
+//! every collection is built in a deterministic order, so the same input always
+//! gives byte-identical output.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::time::{Millis, format_iso8601};
+
+/// An instant, kept as epoch milliseconds and written as ISO-8601 UTC with
+/// milliseconds (`2019-10-03T18:21:26.478Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub Millis);
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_iso8601(self.0))
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Bumped only on incompatible changes to the document's shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Where the log came from. Adapters fill what they know; absent fields are
+/// omitted from the JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Source {
+    /// A local file path or `-` for standard input (CLI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// The decoded object key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Size of the input as stored (before decompression), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The log was read; `calls` holds the verdicts.
+    Ok,
+    /// The input could not be read as a CCP log; `error` says why.
+    Rejected,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Document {
+    pub schema_version: u32,
+    pub status: Status,
+    pub generator: Generator,
+    pub source: Source,
+    /// Present when `status` is `rejected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Rejection>,
+    /// Present when `status` is `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogInfo>,
+    pub calls: Vec<Call>,
+    /// Contacts that are not voice calls (chat, task, email, or of unknown
+    /// type with no softphone activity). Never counted in `summary`.
+    pub other_contacts: Vec<OtherContact>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Generator {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Default for Generator {
+    fn default() -> Self {
+        Generator {
+            // The project's name, not this crate's: documents name the tool
+            // that wrote them, whichever adapter ran the core.
+            name: "ccp-disconnect",
+            // All crates share the workspace's version.
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// Why a log was rejected. `kind` is a closed list (see [`crate::RejectKind`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub kind: crate::RejectKind,
+    pub message: String,
+    /// Byte offset in the decompressed input, when the problem has a place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// 0-based entry index, when the problem is inside one entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// A JSON array of entries, as the CCP's "Download logs" writes it.
+    JsonArray,
+    /// The 2017 shape: an object whose `_logs` member is the entry array.
+    LegacyObject,
+    /// One JSON entry per line, as log collectors write.
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogInfo {
+    pub format: Format,
+    pub gzip: bool,
+    /// Bytes read after decompression.
+    pub bytes: u64,
+    /// Array elements (or NDJSON values) seen, valid or not.
+    pub entries: u64,
+    /// Earliest and latest entry `time`, ISO-8601 UTC with milliseconds.
+    pub first_time: Option<String>,
+    pub last_time: Option<String>,
+    /// The agent's user id from the entries' `agentResourceId` (Streams
+    /// 1.6.4 and later), the first one seen.
+    pub agent_resource_id: Option<String>,
+    /// Entries skipped because a field had the wrong type or was missing.
+    pub warnings: u64,
+    /// The first few warnings, for a human to look at.
+    pub warning_samples: Vec<Warning>,
+    pub snapshots: u64,
+    /// `Log roll interval occurred.` lines: each marks a 30-minute window.
+    pub log_rolls: u64,
+    /// The log has `Sending API_REQUEST event` lines (Streams 2.5.0 and later);
+    /// without them an agent's End call leaves no direct trace.
+    pub api_lines: bool,
+    /// A persistent softphone connection (`IdleState`) was seen.
+    pub persistent_connection: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub entry: u64,
+    /// Byte offset of the entry, for warnings about one entry's shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisconnectedBy {
+    /// The agent ended the call (End call, or left a conference).
+    Agent,
+    /// The far end ended it: customer, third party or a flow. The log cannot
+    /// tell these apart.
+    Customer,
+    /// A connectivity failure ended it, not a hang-up.
+    Network,
+    /// The call never reached a conversation (missed, rejected, setup failure,
+    /// outbound call not answered).
+    NotConnected,
+    /// The log does not show how it ended.
+    Unknown,
+}
+
+impl DisconnectedBy {
+    pub const ALL: [DisconnectedBy; 5] = [
+        DisconnectedBy::Agent,
+        DisconnectedBy::Customer,
+        DisconnectedBy::Network,
+        DisconnectedBy::NotConnected,
+        DisconnectedBy::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectedBy::Agent => "agent",
+            DisconnectedBy::Customer => "customer",
+            DisconnectedBy::Network => "network",
+            DisconnectedBy::NotConnected => "not_connected",
+            DisconnectedBy::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    pub contact_id: String,
+    pub disconnected_by: DisconnectedBy,
+    pub confidence: Confidence,
+    pub reason: crate::Reason,
+    pub agent_connection_id: Option<String>,
+    /// Snapshot contact type (`voice`, `queue_callback`), when seen.
+    pub contact_type: Option<String>,
+    /// Snapshot `initiationMethod` (`INBOUND`, `OUTBOUND`, `TRANSFER`, ...).
+    pub initiation_method: Option<String>,
+    pub softphone: bool,
+    pub persistent_connection: bool,
+    /// The call was already under way when the log starts.
+    pub started_before_log: bool,
+    pub first_seen: Time,
+    pub connected_at: Option<Time>,
+    pub ended_at: Option<Time>,
+    pub talk_ms: Option<u64>,
+    /// The entries that decided the verdict, in log order.
+    pub evidence: Vec<Evidence>,
+    /// State changes of the call, in time order (capped; see `timeline_truncated`).
+    pub timeline: Vec<TimelineItem>,
+    pub timeline_truncated: bool,
+    pub quality: Option<Quality>,
+    pub softphone_errors: Vec<SoftphoneError>,
+}
+
+/// A log entry cited as evidence. Never carries the entry's `objects`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    /// 0-based position of the entry in the file.
+    pub index: u64,
+    pub time: Time,
+    /// The entry's `text`, trimmed and redacted.
+    pub text: String,
+    /// What the entry showed, for entries whose text alone does not say it
+    /// (snapshots, API requests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineItem {
+    pub index: u64,
+    pub time: Time,
+    /// `signaling`, `session`, `call_session`, `contact` (snapshot contact
+    /// state) or `agent_connection` / `customer_connection` (snapshot).
+    pub machine: &'static str,
+    /// State names come from a short known list, so they are rarely owned.
+    pub from: Option<Cow<'static, str>>,
+    pub to: Cow<'static, str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quality {
+    /// Samples of `sendSoftphoneMetrics` tied to this call by time.
+    pub samples: u64,
+    pub rtt_ms_avg: Option<f64>,
+    pub rtt_ms_max: Option<f64>,
+    pub jitter_ms_avg: Option<f64>,
+    pub jitter_ms_max: Option<f64>,
+    pub packets_lost: u64,
+    pub packets: u64,
+    pub packet_loss_pct: Option<f64>,
+    /// From the end-of-call `sendSoftphoneReport`, when one was tied to the call.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub report_failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SoftphoneError {
+    pub index: u64,
+    pub time: Time,
+    /// The catalog name (`ice_collection_timeout`, `lost_ice_connection`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub hint: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtherContact {
+    pub contact_id: String,
+    /// `chat`, `task`, `email`, ... or `unknown`.
+    pub contact_type: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub calls: u64,
+    pub agent: u64,
+    pub customer: u64,
+    pub network: u64,
+    pub not_connected: u64,
+    pub unknown: u64,
+}
+
+impl Summary {
+    pub fn of(calls: &[Call]) -> Summary {
+        let mut s = Summary {
+            calls: calls.len() as u64,
+            ..Summary::default()
+        };
+        for c in calls {
+            *match c.disconnected_by {
+                DisconnectedBy::Agent => &mut s.agent,
+                DisconnectedBy::Customer => &mut s.customer,
+                DisconnectedBy::Network => &mut s.network,
+                DisconnectedBy::NotConnected => &mut s.not_connected,
+                DisconnectedBy::Unknown => &mut s.unknown,
+            } += 1;
+        }
+        s
+    }
+}
+
+impl Document {
+    /// A document for input that could not be read as a CCP log.
+    pub fn rejected(source: Source, error: Rejection) -> Document {
+        Document {
+            schema_version: SCHEMA_VERSION,
+            status: Status::Rejected,
+            generator: Generator::default(),
+            source,
+            error: Some(error),
+            log: None,
+            calls: Vec::new(),
+            other_contacts: Vec::new(),
+            summary: Summary::default(),
+        }
+    }
+
+    /// The canonical bytes: one line of compact JSON plus a newline, so a
+    /// results prefix is directly queryable with a JSON-lines reader (Athena).
+    pub fn to_json_line(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail, and serialising these types cannot
+        // either: no maps with non-string keys, only finite rounded floats.
+        let _ = self.write_json_line(&mut out);
+        out
+    }
+
+    /// [`Self::to_json_line`], streamed to a writer.
+    pub fn write_json_line<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
+        serde_json::to_writer(&mut w, self)?;
+        w.write_all(b"\n")
+    }
+
+    /// Pretty-printed, for people, streamed to a writer.
+    pub fn write_json_pretty<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut w, self)?;
+        w.write_all(b"\n")
+    }
+}

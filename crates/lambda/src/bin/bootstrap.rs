@@ -1,0 +1,8 @@
+//! The Lambda entry point. All logic is in `ccp_disconnect_lambda`.
+
+#![forbid(unsafe_code)]
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    ccp_disconnect_lambda::run().await
+}

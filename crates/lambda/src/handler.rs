@@ -1,0 +1,331 @@
+//! The invocation handler: trigger in, per-object outcomes, trigger-shaped
+//! response out.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use aws_lambda_events::s3::batch_job::{S3BatchJobResponse, S3BatchJobResult};
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::object::{Outcome, process};
+use crate::trigger::{BatchInvocation, Item, Trigger, parse_trigger};
+
+/// The invocation failed; Lambda (or the queue) delivers the event again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationError {
+    /// `UnrecognizedEvent` or `ObjectsFailed`.
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for InvocationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.message)
+    }
+}
+
+impl std::error::Error for InvocationError {}
+
+impl From<InvocationError> for Diagnostic {
+    fn from(e: InvocationError) -> Diagnostic {
+        Diagnostic {
+            error_type: e.error_type.to_owned(),
+            error_message: e.message,
+        }
+    }
+}
+
+/// The S3 client and settings, built once per execution environment and
+/// shared by reference with every invocation.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    s3: aws_sdk_s3::Client,
+    config: Config,
+}
+
+impl Handler {
+    pub fn new(s3: aws_sdk_s3::Client, config: Config) -> Handler {
+        Handler { s3, config }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Entry point for `lambda_runtime::service_fn`.
+    pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
+        let deadline = event.context.deadline();
+        self.handle_until(event.payload, &event.context.request_id, Some(deadline))
+            .await
+    }
+
+    /// Handles one payload with no deadline. `Ok` is the function's
+    /// response; `Err` fails the invocation so that it is delivered again.
+    pub async fn handle(&self, payload: Value, request_id: &str) -> Result<Value, InvocationError> {
+        self.handle_until(payload, request_id, None).await
+    }
+
+    /// Handles one payload, stopping [`Config::deadline_margin`] before
+    /// `deadline`: objects not finished by then fail as retryable (and are
+    /// reported so, per trigger) instead of the process being killed.
+    pub async fn handle_until(
+        &self,
+        payload: Value,
+        request_id: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<Value, InvocationError> {
+        let stop_at = deadline.map(|deadline| {
+            let left = deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            tokio::time::Instant::now() + left.saturating_sub(self.config.deadline_margin)
+        });
+        let call = Call {
+            request_id,
+            stop_at,
+        };
+        let trigger = match parse_trigger(&payload) {
+            Ok(t) => t,
+            Err(message) => {
+                tracing::error!(request_id, error = message.as_str(), "unrecognized event");
+                return Err(InvocationError {
+                    error_type: "UnrecognizedEvent",
+                    message,
+                });
+            }
+        };
+        match trigger {
+            Trigger::Notification { source, items } => {
+                self.handle_notification(source, items, &call).await
+            }
+            Trigger::Queue { messages } => self.handle_queue(messages, &call).await,
+            Trigger::Batch(batch) => Ok(self.handle_batch(batch, &call).await),
+        }
+    }
+
+    /// Every item is attempted; any failure fails the whole invocation (the
+    /// objects already written are rewritten byte-identically on retry).
+    async fn handle_notification(
+        &self,
+        source: &'static str,
+        items: Vec<Item>,
+        call: &Call<'_>,
+    ) -> Result<Value, InvocationError> {
+        let request_id = call.request_id;
+        let mut counts = Counts::default();
+        let mut failures = Vec::new();
+        for item in &items {
+            match self.handle_item(item, call).await {
+                ItemResult::Done(outcome) => {
+                    counts.add(&outcome);
+                    if outcome.is_failure() {
+                        failures.push(outcome.describe());
+                    }
+                }
+                ItemResult::Ignored => counts.ignored += 1,
+                ItemResult::Invalid(reason) => {
+                    counts.failed += 1;
+                    failures.push(reason);
+                }
+            }
+        }
+        tracing::info!(
+            request_id,
+            trigger = source,
+            records = items.len(),
+            written = counts.written,
+            skipped = counts.skipped,
+            missing = counts.missing,
+            ignored = counts.ignored,
+            failed = counts.failed,
+            "invocation done"
+        );
+        if failures.is_empty() {
+            Ok(counts.to_json())
+        } else {
+            Err(InvocationError {
+                error_type: "ObjectsFailed",
+                message: format!(
+                    "{} of {} records failed: {}",
+                    failures.len(),
+                    items.len(),
+                    failures.join("; ")
+                ),
+            })
+        }
+    }
+
+    /// Partial batch response: only the messages that failed are retried.
+    async fn handle_queue(
+        &self,
+        messages: Vec<crate::trigger::QueueMessage>,
+        call: &Call<'_>,
+    ) -> Result<Value, InvocationError> {
+        let request_id = call.request_id;
+        let mut response = SqsBatchResponse::default();
+        let mut counts = Counts::default();
+        for message in &messages {
+            let mut message_failed = false;
+            for item in &message.items {
+                match self.handle_item(item, call).await {
+                    ItemResult::Done(outcome) => {
+                        counts.add(&outcome);
+                        message_failed |= outcome.is_failure();
+                    }
+                    ItemResult::Ignored => counts.ignored += 1,
+                    ItemResult::Invalid(_) => {
+                        counts.failed += 1;
+                        message_failed = true;
+                    }
+                }
+            }
+            if message_failed {
+                let Some(id) = message.message_id.clone() else {
+                    // Without an id the failure cannot be reported per message.
+                    return Err(InvocationError {
+                        error_type: "ObjectsFailed",
+                        message: "a message without messageId failed; failing the whole batch"
+                            .to_owned(),
+                    });
+                };
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        tracing::info!(
+            request_id,
+            trigger = "sqs",
+            messages = messages.len(),
+            failed_messages = response.batch_item_failures.len(),
+            written = counts.written,
+            skipped = counts.skipped,
+            missing = counts.missing,
+            ignored = counts.ignored,
+            failed = counts.failed,
+            "invocation done"
+        );
+        Ok(serde_json::to_value(&response).unwrap_or_else(|_| json!({"batchItemFailures": []})))
+    }
+
+    /// One result per task; the invocation itself always succeeds.
+    async fn handle_batch(&self, batch: BatchInvocation, call: &Call<'_>) -> Value {
+        let request_id = call.request_id;
+        let mut response = S3BatchJobResponse::default();
+        response.invocation_schema_version = Some(batch.schema_version.clone());
+        response.invocation_id = batch.invocation_id.clone();
+        response.treat_missing_keys_as = Some(PERMANENT_FAILURE.to_owned());
+        let mut counts = Counts::default();
+        for task in &batch.tasks {
+            let (code, text) = match &task.object {
+                Err(reason) => {
+                    counts.failed += 1;
+                    (PERMANENT_FAILURE, reason.clone())
+                }
+                Ok(object) => {
+                    let outcome =
+                        process(&self.s3, &self.config, object, request_id, call.stop_at).await;
+                    counts.add(&outcome);
+                    (batch_result_code(&outcome), outcome.describe())
+                }
+            };
+            let mut result = S3BatchJobResult::default();
+            result.task_id = Some(task.task_id.clone());
+            result.result_code = Some(code.to_owned());
+            result.result_string = Some(text);
+            response.results.push(result);
+        }
+        tracing::info!(
+            request_id,
+            trigger = "s3_batch",
+            schema_version = batch.schema_version.as_str(),
+            tasks = batch.tasks.len(),
+            written = counts.written,
+            skipped = counts.skipped,
+            missing = counts.missing,
+            failed = counts.failed,
+            "invocation done"
+        );
+        serde_json::to_value(&response).unwrap_or(Value::Null)
+    }
+
+    async fn handle_item(&self, item: &Item, call: &Call<'_>) -> ItemResult {
+        let request_id = call.request_id;
+        match item {
+            Item::Object(object) => ItemResult::Done(
+                process(&self.s3, &self.config, object, request_id, call.stop_at).await,
+            ),
+            Item::Ignored { reason } => {
+                tracing::info!(request_id, reason = reason.as_str(), "record ignored");
+                ItemResult::Ignored
+            }
+            Item::Invalid { reason } => {
+                tracing::error!(request_id, error = reason.as_str(), "unusable record");
+                ItemResult::Invalid(reason.clone())
+            }
+        }
+    }
+}
+
+/// One invocation's identity and time budget.
+struct Call<'a> {
+    request_id: &'a str,
+    /// When to stop starting or continuing objects.
+    stop_at: Option<tokio::time::Instant>,
+}
+
+const PERMANENT_FAILURE: &str = "PermanentFailure";
+
+/// S3 Batch Operations result code for an outcome. A missing object is a
+/// `PermanentFailure`: the job's completion report then lists it.
+pub fn batch_result_code(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Written { .. } | Outcome::Skipped { .. } => "Succeeded",
+        Outcome::Missing { .. } => PERMANENT_FAILURE,
+        Outcome::Failed {
+            retryable: true, ..
+        } => "TemporaryFailure",
+        Outcome::Failed {
+            retryable: false, ..
+        } => PERMANENT_FAILURE,
+    }
+}
+
+enum ItemResult {
+    Done(Outcome),
+    Ignored,
+    Invalid(String),
+}
+
+#[derive(Default)]
+struct Counts {
+    written: u64,
+    skipped: u64,
+    missing: u64,
+    ignored: u64,
+    failed: u64,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Written { .. } => self.written += 1,
+            Outcome::Skipped { .. } => self.skipped += 1,
+            Outcome::Missing { .. } => self.missing += 1,
+            Outcome::Failed { .. } => self.failed += 1,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "written": self.written,
+            "skipped": self.skipped,
+            "missing": self.missing,
+            "ignored": self.ignored,
+            "failed": self.failed,
+        })
+    }
+}

@@ -1,0 +1,631 @@
+//! One object: read it from S3 as a stream, classify it, write the result.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use tokio_util::io::SyncIoBridge;
+
+use crate::config::Config;
+use crate::key::decode_event_key;
+use crate::trigger::{KeyEncoding, ObjectRef};
+use crate::write::{ResultBody, Stamp, Written, write_result};
+use ccp_disconnect_core::{
+    Document, Limits, Options, RejectKind, Rejection, Source, Status, Summary,
+};
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A result object was written (for a readable log or a rejected one).
+    Written {
+        bucket: String,
+        key: String,
+        status: Status,
+        /// The rejection kind when `status` is rejected.
+        rejected: Option<RejectKind>,
+        summary: Summary,
+        result_bucket: String,
+        result_key: String,
+    },
+    /// Not written on purpose: an object under the results prefix, or a
+    /// result from a newer version of the object is already stored.
+    Skipped {
+        bucket: String,
+        key: String,
+        reason: String,
+    },
+    /// The object is gone (deleted before it was read): nothing to write.
+    Missing { bucket: String, key: String },
+    /// Reading or writing failed. `retryable`: a later attempt may succeed
+    /// (throttling, 5xx, timeouts, a body cut short); otherwise it will not
+    /// (access denied, no such bucket, an undecodable key).
+    Failed {
+        bucket: String,
+        key: String,
+        retryable: bool,
+        message: String,
+    },
+}
+
+impl Outcome {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failed { .. })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Written { .. } => "written",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Missing { .. } => "missing",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+
+    /// One line for a response or a Batch `resultString`.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Written {
+                status,
+                rejected,
+                summary,
+                result_bucket,
+                result_key,
+                ..
+            } => match status {
+                Status::Ok => format!(
+                    "s3://{result_bucket}/{result_key}: ok, {} calls",
+                    summary.calls
+                ),
+                Status::Rejected => format!(
+                    "s3://{result_bucket}/{result_key}: rejected ({})",
+                    rejected.map(reject_kind_name).unwrap_or("unknown")
+                ),
+            },
+            Outcome::Skipped { reason, .. } => format!("skipped: {reason}"),
+            Outcome::Missing { bucket, key } => {
+                format!("s3://{bucket}/{key}: no such object; no result written")
+            }
+            Outcome::Failed {
+                bucket,
+                key,
+                message,
+                ..
+            } => format!("s3://{bucket}/{key}: {message}"),
+        }
+    }
+}
+
+fn reject_kind_name(kind: RejectKind) -> &'static str {
+    match kind {
+        RejectKind::Empty => "empty",
+        RejectKind::NotJson => "not_json",
+        RejectKind::NotCcpLog => "not_ccp_log",
+        RejectKind::MalformedJson => "malformed_json",
+        RejectKind::BadGzip => "bad_gzip",
+        RejectKind::TooLarge => "too_large",
+    }
+}
+
+/// Reads, classifies and writes the result for one object, and logs one
+/// summary line for it. Never panics; every failure is an [`Outcome::Failed`].
+///
+/// `stop_at`: when the invocation must stop working (its deadline less the
+/// configured margin). An object not finished by then fails as retryable,
+/// so the event is delivered again rather than the process being killed at
+/// the deadline. A write cut off there is harmless: S3 stores a `PutObject`
+/// whole or not at all.
+pub async fn process(
+    s3: &Client,
+    config: &Config,
+    object: &ObjectRef,
+    request_id: &str,
+    stop_at: Option<tokio::time::Instant>,
+) -> Outcome {
+    let started = Instant::now();
+    let outcome = match stop_at {
+        None => process_inner(s3, config, object).await,
+        Some(stop) if tokio::time::Instant::now() >= stop => {
+            out_of_time(object, config, "not started")
+        }
+        Some(stop) => tokio::time::timeout_at(stop, process_inner(s3, config, object))
+            .await
+            .unwrap_or_else(|_| out_of_time(object, config, "stopped")),
+    };
+    log_outcome(&outcome, object, request_id, started);
+    outcome
+}
+
+fn out_of_time(object: &ObjectRef, config: &Config, what: &str) -> Outcome {
+    Outcome::Failed {
+        bucket: object.bucket.clone(),
+        key: object.raw_key.clone(),
+        retryable: true,
+        message: format!(
+            "{what}: less than DEADLINE_MARGIN_MS ({} ms) left before the invocation deadline; \
+             no result written, the event is to be delivered again",
+            config.deadline_margin.as_millis()
+        ),
+    }
+}
+
+fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started: Instant) {
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let version_id = object.version_id.as_deref().unwrap_or("");
+    match outcome {
+        Outcome::Written {
+            bucket,
+            key,
+            status,
+            rejected,
+            summary,
+            result_bucket,
+            result_key,
+        } => {
+            tracing::info!(
+                request_id,
+                bucket = bucket.as_str(),
+                key = key.as_str(),
+                version_id,
+                outcome = "written",
+                status = match status {
+                    Status::Ok => "ok",
+                    Status::Rejected => "rejected",
+                },
+                rejected = rejected.map(reject_kind_name).unwrap_or(""),
+                calls = summary.calls,
+                agent = summary.agent,
+                customer = summary.customer,
+                network = summary.network,
+                not_connected = summary.not_connected,
+                unknown = summary.unknown,
+                result_bucket = result_bucket.as_str(),
+                result_key = result_key.as_str(),
+                duration_ms,
+                "object processed"
+            );
+        }
+        Outcome::Skipped {
+            bucket,
+            key,
+            reason,
+        } => tracing::info!(
+            request_id,
+            bucket = bucket.as_str(),
+            key = key.as_str(),
+            version_id,
+            outcome = "skipped",
+            reason = reason.as_str(),
+            duration_ms,
+            "object skipped"
+        ),
+        Outcome::Missing { bucket, key } => tracing::warn!(
+            request_id,
+            bucket = bucket.as_str(),
+            key = key.as_str(),
+            version_id,
+            outcome = "missing",
+            duration_ms,
+            "object not found (deleted before it was read?); no result written"
+        ),
+        Outcome::Failed {
+            bucket,
+            key,
+            retryable,
+            message,
+        } => tracing::error!(
+            request_id,
+            bucket = bucket.as_str(),
+            key = key.as_str(),
+            version_id,
+            outcome = "failed",
+            retryable,
+            error = message.as_str(),
+            duration_ms,
+            "object failed"
+        ),
+    }
+}
+
+async fn process_inner(s3: &Client, config: &Config, object: &ObjectRef) -> Outcome {
+    let bucket = object.bucket.clone();
+    let decoded = decode_event_key(&object.raw_key);
+    // Keys to try, in order. Ambiguous keys (EventBridge, Batch): the decoded
+    // form, then the key as written when that is different.
+    let candidates: Vec<String> = match (object.encoding, decoded) {
+        (KeyEncoding::UrlEncoded, Ok(key)) => vec![key],
+        (KeyEncoding::UrlEncoded, Err(e)) => {
+            return Outcome::Failed {
+                bucket,
+                key: object.raw_key.clone(),
+                retryable: false,
+                message: e.to_string(),
+            };
+        }
+        (KeyEncoding::Ambiguous, Ok(key)) if key != object.raw_key => {
+            vec![key, object.raw_key.clone()]
+        }
+        (KeyEncoding::Ambiguous, _) => vec![object.raw_key.clone()],
+    };
+
+    // Recursion guard, before any request: whatever the trigger says, a
+    // result object is never input.
+    if let Some(key) = candidates
+        .iter()
+        .find(|k| config.is_result_object(&bucket, k))
+    {
+        return Outcome::Skipped {
+            bucket,
+            key: key.clone(),
+            reason: format!("under the results prefix {:?}", config.results_prefix),
+        };
+    }
+
+    let last = candidates.len() - 1;
+    let version_id = object.version_id.as_deref();
+    for (i, key) in candidates.into_iter().enumerate() {
+        match process_key(
+            s3,
+            config,
+            &bucket,
+            &key,
+            version_id,
+            object.sequencer.as_deref(),
+        )
+        .await
+        {
+            Outcome::Missing { .. } if i < last => continue,
+            outcome => return outcome,
+        }
+    }
+    // Unreachable: the loop returns on its last candidate.
+    Outcome::Missing {
+        bucket,
+        key: object.raw_key.clone(),
+    }
+}
+
+async fn process_key(
+    s3: &Client,
+    config: &Config,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    sequencer: Option<&str>,
+) -> Outcome {
+    let failed = |retryable: bool, message: String| Outcome::Failed {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        retryable,
+        message,
+    };
+
+    // Known before anything is read: S3 would refuse the result's key.
+    let result_key = config.result_key(key);
+    if result_key.len() > MAX_S3_KEY_BYTES {
+        return failed(
+            false,
+            format!(
+                "the result key would be {} bytes, more than S3's {MAX_S3_KEY_BYTES}: \
+                 shorten the input key or RESULTS_PREFIX",
+                result_key.len()
+            ),
+        );
+    }
+
+    let response = match s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_owned))
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(err) => {
+            if matches!(err.code(), Some("NoSuchKey" | "NoSuchVersion")) {
+                return Outcome::Missing {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                };
+            }
+            return failed(
+                is_retryable(&err),
+                format!("GetObject: {}", describe_sdk_error(&err)),
+            );
+        }
+    };
+
+    let size = response
+        .content_length()
+        .and_then(|n| u64::try_from(n).ok());
+    let stamp = Stamp {
+        sequencer: sequencer.map(str::to_owned),
+        last_modified: response.last_modified().map(|t| t.secs()),
+        version_id: response.version_id().map(str::to_owned),
+    };
+    let source = Source {
+        file: None,
+        bucket: Some(bucket.to_owned()),
+        key: Some(key.to_owned()),
+        // What was read, not what the event said: a duplicate event for the
+        // same object version gives the same document.
+        version_id: response
+            .version_id()
+            .map(str::to_owned)
+            .or_else(|| version_id.map(str::to_owned)),
+        etag: response.e_tag().map(|e| e.trim_matches('"').to_owned()),
+        size,
+    };
+
+    let document = match size {
+        Some(n) if n > config.max_object_bytes => {
+            // Not read at all: dropping the body closes the connection.
+            drop(response);
+            Document::rejected(
+                source,
+                Rejection {
+                    kind: RejectKind::TooLarge,
+                    message: format!(
+                        "the object is {n} bytes, more than MAX_OBJECT_BYTES ({})",
+                        config.max_object_bytes
+                    ),
+                    offset: None,
+                    entry: None,
+                },
+            )
+        }
+        _ => match classify_stream(response.body, size, source, config).await {
+            Ok(doc) => doc,
+            Err(failure) => return failed(failure.retryable, failure.message),
+        },
+    };
+
+    let result_bucket = config.results_bucket_for(bucket).to_owned();
+    let body = ResultBody::new(&document, config.spool_results_over_bytes);
+    match write_result(s3, &result_bucket, &result_key, &body, &stamp).await {
+        Ok(Written::Stored) => {}
+        Ok(Written::Superseded { existing }) => {
+            return Outcome::Skipped {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                reason: format!(
+                    "s3://{result_bucket}/{result_key} already holds the result of a newer \
+                     version of the object (sequencer {}, last modified {})",
+                    existing.sequencer.as_deref().unwrap_or("-"),
+                    existing
+                        .last_modified
+                        .map_or_else(|| "-".to_owned(), |s| s.to_string())
+                ),
+            };
+        }
+        Err(failure) => return failed(failure.retryable, failure.message),
+    }
+
+    Outcome::Written {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        status: document.status,
+        rejected: document.error.as_ref().map(|e| e.kind),
+        summary: document.summary.clone(),
+        result_bucket,
+        result_key,
+    }
+}
+
+/// The longest object key S3 accepts, in bytes of UTF-8.
+const MAX_S3_KEY_BYTES: usize = 1024;
+
+struct StreamFailure {
+    retryable: bool,
+    message: String,
+}
+
+/// Feeds the body to the synchronous core on a blocking thread, as it
+/// arrives: memory stays bounded by the SDK's chunk size.
+async fn classify_stream(
+    body: ByteStream,
+    expected_len: Option<u64>,
+    source: Source,
+    config: &Config,
+) -> Result<Document, StreamFailure> {
+    let options = Options {
+        limits: Limits {
+            max_decompressed_bytes: config.max_object_bytes,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let reader = SyncIoBridge::new(Box::pin(body.into_async_read()));
+    // Set when this future is dropped (the deadline passed): the blocking
+    // thread cannot be cancelled, so it is told to stop at its next read.
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let stopped = stop.0.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let input = Stoppable {
+            inner: LengthChecked::new(reader, expected_len),
+            stopped,
+        };
+        ccp_disconnect_core::classify(input, source, &options)
+    });
+    match task.await {
+        Ok(Ok(document)) => Ok(document),
+        Ok(Err(source_error)) => Err(StreamFailure {
+            retryable: true,
+            message: format!("reading the object body: {source_error}"),
+        }),
+        Err(join_error) => Err(StreamFailure {
+            retryable: false,
+            message: format!("the classifier stopped abnormally: {join_error}"),
+        }),
+    }
+}
+
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A reader that fails once told to stop.
+struct Stoppable<R> {
+    inner: R,
+    stopped: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stopped.load(Ordering::Relaxed) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "stopped: the invocation deadline is near",
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// A reader that fails, instead of reporting end of input, when the body
+/// ends before (or runs past) its `Content-Length`: half a log must never
+/// produce a result.
+pub struct LengthChecked<R> {
+    inner: R,
+    read: u64,
+    expected: Option<u64>,
+}
+
+impl<R> LengthChecked<R> {
+    pub fn new(inner: R, expected: Option<u64>) -> Self {
+        LengthChecked {
+            inner,
+            read: 0,
+            expected,
+        }
+    }
+}
+
+impl<R: Read> Read for LengthChecked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if let Some(expected) = self.expected {
+            if n == 0 && !buf.is_empty() && self.read < expected {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the body ended after {} of {expected} bytes", self.read),
+                ));
+            }
+            if self.read > expected {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the body is longer than its Content-Length ({expected} bytes)"),
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A one-line description: the S3 error code and message for service errors
+/// (not the raw response), the error chain otherwise.
+pub(super) fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    err: &SdkError<E, HttpResponse>,
+) -> String {
+    match err {
+        SdkError::ServiceError(service) => format!(
+            "{} (HTTP {}): {}",
+            err.code().unwrap_or("unknown error"),
+            service.raw().status().as_u16(),
+            err.message().unwrap_or("no message")
+        ),
+        _ => DisplayErrorContext(err).to_string(),
+    }
+}
+
+/// Whether a later attempt may succeed. The SDK has already retried the
+/// transient cases it knows; this decides between "redeliver" and "give up"
+/// for S3 Batch Operations (`TemporaryFailure` or `PermanentFailure`).
+pub(super) fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            status >= 500
+                || status == 429
+                || status == 408
+                || matches!(
+                    err.code(),
+                    Some(
+                        "SlowDown"
+                            | "Throttling"
+                            | "ThrottlingException"
+                            | "RequestTimeout"
+                            | "InternalError"
+                    )
+                )
+        }
+        SdkError::ConstructionFailure(_) => false,
+        // Timeouts, connection failures, responses cut short.
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LengthChecked, StopOnDrop, Stoppable};
+    use std::io::Read;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn a_dropped_stop_guard_stops_the_reader() {
+        let guard = StopOnDrop(Arc::new(AtomicBool::new(false)));
+        let mut reader = Stoppable {
+            inner: &b"hello world"[..],
+            stopped: guard.0.clone(),
+        };
+        let mut first = [0u8; 5];
+        reader.read_exact(&mut first).unwrap();
+        drop(guard);
+        let err = reader.read(&mut [0u8; 5]).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn exact_length_reads_to_the_end() {
+        let mut out = Vec::new();
+        LengthChecked::new(&b"hello"[..], Some(5))
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"hello");
+        let mut out = Vec::new();
+        LengthChecked::new(&b"hello"[..], None)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"hello");
+    }
+
+    #[test]
+    fn short_body_is_an_error_not_an_end() {
+        let mut out = Vec::new();
+        let err = LengthChecked::new(&b"hel"[..], Some(5))
+            .read_to_end(&mut out)
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn long_body_is_an_error() {
+        let mut out = Vec::new();
+        let err = LengthChecked::new(&b"hello world"[..], Some(5))
+            .read_to_end(&mut out)
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    }
+}

@@ -1,0 +1,443 @@
+//! Writing a result object: always one whole-body `PutObject`, made
+//! conditional on what is already stored, so that a duplicate, late or
+//! out-of-order event never replaces the result of a newer version of a log
+//! with the result of an older one.
+//!
+//! Every result carries a [`Stamp`] of the input it was made from, as user
+//! metadata. The first attempt is `If-None-Match: *` (nothing there yet: the
+//! common case costs one request). When something is there, its stamp is
+//! read with `HeadObject`: if it comes from a newer input the write is
+//! dropped ([`Written::Superseded`]), otherwise the put is repeated with
+//! `If-Match` on the ETag just read, so a result written meanwhile by a
+//! concurrent invocation is looked at again rather than overwritten.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::object::{describe_sdk_error, is_retryable};
+use ccp_disconnect_core::Document;
+
+/// What a result was made from, for ordering results of the same key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stamp {
+    /// The triggering event's `sequencer`: the order S3 gives events on one key.
+    pub sequencer: Option<String>,
+    /// `Last-Modified` of the object as read, in whole seconds since the epoch.
+    pub last_modified: Option<i64>,
+    /// The object version read (informational).
+    pub version_id: Option<String>,
+}
+
+const SEQUENCER: &str = "source-sequencer";
+const LAST_MODIFIED: &str = "source-last-modified";
+const VERSION_ID: &str = "source-version-id";
+
+impl Stamp {
+    /// The `x-amz-meta-*` entries of a result object. Values that are not
+    /// plain printable ASCII cannot travel as headers and are left out.
+    pub fn to_metadata(&self) -> HashMap<String, String> {
+        let mut metadata = HashMap::new();
+        let mut add = |name: &str, value: Option<String>| {
+            if let Some(v) =
+                value.filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic()))
+            {
+                metadata.insert(name.to_owned(), v);
+            }
+        };
+        add(SEQUENCER, self.sequencer.clone());
+        add(LAST_MODIFIED, self.last_modified.map(|s| s.to_string()));
+        add(VERSION_ID, self.version_id.clone());
+        metadata
+    }
+
+    /// The stamp of a stored result; absent or unreadable entries are `None`
+    /// (a result written by hand, or by an older release, orders before
+    /// anything).
+    pub fn from_metadata(metadata: Option<&HashMap<String, String>>) -> Stamp {
+        let get = |name: &str| metadata.and_then(|m| m.get(name)).cloned();
+        Stamp {
+            sequencer: get(SEQUENCER).filter(|s| is_hex(s)),
+            last_modified: get(LAST_MODIFIED).and_then(|s| s.parse().ok()),
+            version_id: get(VERSION_ID),
+        }
+    }
+
+    /// Whether a result made from `self` describes a newer input than one
+    /// made from `other`. Sequencers decide when both have one (S3's own
+    /// order of writes to a key); otherwise, or when they are equal, the
+    /// later `Last-Modified` wins. Anything undecided is not newer, so the
+    /// write goes ahead: for the same input the bytes are the same anyway.
+    pub fn is_newer_than(&self, other: &Stamp) -> bool {
+        if let (Some(a), Some(b)) = (&self.sequencer, &other.sequencer) {
+            match compare_sequencers(a, b) {
+                Ordering::Greater => return true,
+                Ordering::Less => return false,
+                Ordering::Equal => {}
+            }
+        }
+        matches!((self.last_modified, other.last_modified), (Some(a), Some(b)) if a > b)
+    }
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Orders two sequencers of the same key the way S3 documents it: the
+/// shorter one is right-padded with zeros, then they compare as text (hex
+/// digits compared without regard to case).
+pub fn compare_sequencers(a: &str, b: &str) -> Ordering {
+    let len = a.len().max(b.len());
+    let digits = |s: &str| {
+        s.bytes()
+            .map(|c| c.to_ascii_uppercase())
+            .chain(std::iter::repeat(b'0'))
+            .take(len)
+            .collect::<Vec<u8>>()
+    };
+    digits(a).cmp(&digits(b))
+}
+
+/// How a write ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// The result object now holds this result.
+    Stored,
+    /// A result made from a newer input is already there and was kept.
+    Superseded { existing: Stamp },
+}
+
+/// A failed write. `retryable`: a later attempt may succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteFailure {
+    pub retryable: bool,
+    pub message: String,
+}
+
+/// Conditional writes attempted before giving up (each lost race means
+/// another invocation wrote this key in between).
+const MAX_ATTEMPTS: usize = 4;
+
+/// Stores `body` at `bucket`/`key` unless a result from a newer input is
+/// there. Each attempt is one `PutObject` of the whole body: S3 stores all
+/// of it or nothing.
+pub async fn write_result(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    body: &ResultBody,
+    stamp: &Stamp,
+) -> Result<Written, WriteFailure> {
+    let target = Target { s3, bucket, key };
+    // `None`: only if nothing is there; `Some(etag)`: only over that object.
+    let mut expected: Option<String> = None;
+    for _ in 0..MAX_ATTEMPTS {
+        let put = target.put(body, stamp).await?;
+        let put = match &expected {
+            None => put.if_none_match("*"),
+            Some(etag) => put.if_match(etag),
+        };
+        match put.send().await {
+            Ok(_) => return Ok(Written::Stored),
+            Err(err) if lost_race(&err) => {}
+            Err(err) if not_implemented(&err) => {
+                return write_without_conditions(&target, body, stamp).await;
+            }
+            Err(err) => return Err(target.failure("PutObject", &err)),
+        }
+        match target.stored().await? {
+            Some((existing, _)) if existing.is_newer_than(stamp) => {
+                return Ok(Written::Superseded { existing });
+            }
+            Some((_, Some(etag))) => expected = Some(etag),
+            Some((_, None)) => {
+                return Err(WriteFailure {
+                    retryable: false,
+                    message: format!(
+                        "HeadObject s3://{bucket}/{key}: no ETag, so the result cannot be replaced safely"
+                    ),
+                });
+            }
+            // Deleted in between: back to "only if nothing is there".
+            None => expected = None,
+        }
+    }
+    Err(WriteFailure {
+        retryable: true,
+        message: format!(
+            "PutObject s3://{bucket}/{key}: the result object changed under {MAX_ATTEMPTS} conditional writes in a row"
+        ),
+    })
+}
+
+/// For S3-compatible servers without conditional writes: the same check of
+/// the stored stamp, then a plain put. Only a concurrent writer between the
+/// two requests can slip through, which the conditions would have caught.
+async fn write_without_conditions(
+    target: &Target<'_>,
+    body: &ResultBody,
+    stamp: &Stamp,
+) -> Result<Written, WriteFailure> {
+    if let Some((existing, _)) = target.stored().await?
+        && existing.is_newer_than(stamp)
+    {
+        return Ok(Written::Superseded { existing });
+    }
+    match target.put(body, stamp).await?.send().await {
+        Ok(_) => Ok(Written::Stored),
+        Err(err) => Err(target.failure("PutObject", &err)),
+    }
+}
+
+/// The result object being written.
+struct Target<'a> {
+    s3: &'a Client,
+    bucket: &'a str,
+    key: &'a str,
+}
+
+impl Target<'_> {
+    /// A put of the whole body with its stamp, no conditions yet.
+    async fn put(
+        &self,
+        body: &ResultBody,
+        stamp: &Stamp,
+    ) -> Result<PutObjectFluentBuilder, WriteFailure> {
+        Ok(self
+            .s3
+            .put_object()
+            .bucket(self.bucket)
+            .key(self.key)
+            .content_type("application/json")
+            .set_metadata(Some(stamp.to_metadata()))
+            .body(body.stream().await?))
+    }
+
+    /// The stamp and ETag of the stored result, or `None` when there is none.
+    async fn stored(&self) -> Result<Option<(Stamp, Option<String>)>, WriteFailure> {
+        match self
+            .s3
+            .head_object()
+            .bucket(self.bucket)
+            .key(self.key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some((
+                Stamp::from_metadata(head.metadata()),
+                head.e_tag().map(str::to_owned),
+            ))),
+            Err(err) if status(&err) == Some(404) => Ok(None),
+            Err(err) => Err(self.failure("HeadObject", &err)),
+        }
+    }
+
+    fn failure<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        &self,
+        operation: &str,
+        err: &SdkError<E, HttpResponse>,
+    ) -> WriteFailure {
+        WriteFailure {
+            retryable: is_retryable(err),
+            message: format!(
+                "{operation} s3://{}/{}: {}",
+                self.bucket,
+                self.key,
+                describe_sdk_error(err)
+            ),
+        }
+    }
+}
+
+/// The server does not support the conditional headers.
+fn not_implemented<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    status(err) == Some(501) || err.code() == Some("NotImplemented")
+}
+
+fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
+    match err {
+        SdkError::ServiceError(service) => Some(service.raw().status().as_u16()),
+        _ => None,
+    }
+}
+
+/// The condition did not hold (412), or a concurrent conditional write to
+/// the same key won (409 `ConditionalRequestConflict`).
+fn lost_race<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    match status(err) {
+        Some(412) => true,
+        Some(409) => err.code() == Some("ConditionalRequestConflict"),
+        _ => false,
+    }
+}
+
+/// The bytes of a result object: in memory, or spooled to a temporary file
+/// when large (thousands of calls), so that they do not sit in memory beside
+/// the document they were made from. The bytes are the same either way.
+pub enum ResultBody {
+    Memory(Vec<u8>),
+    File(SpoolFile),
+}
+
+impl ResultBody {
+    /// Serializes `document` as one JSON line, spooling past `spool_over`
+    /// bytes. Any trouble with the file falls back to memory.
+    pub fn new(document: &Document, spool_over: usize) -> ResultBody {
+        let mut spill = Spill {
+            memory: Vec::new(),
+            limit: spool_over,
+            file: None,
+        };
+        let written = document
+            .write_json_line(&mut spill)
+            .and_then(|()| spill.flush());
+        match (written, spill.file) {
+            (Ok(()), None) => ResultBody::Memory(spill.memory),
+            (Ok(()), Some((_, spool))) => ResultBody::File(spool),
+            (Err(_), _) => ResultBody::Memory(document.to_json_line()),
+        }
+    }
+
+    /// A fresh stream over the bytes, for one attempt.
+    async fn stream(&self) -> Result<ByteStream, WriteFailure> {
+        match self {
+            ResultBody::Memory(bytes) => Ok(ByteStream::from(bytes.clone())),
+            ResultBody::File(spool) => {
+                ByteStream::from_path(&spool.0)
+                    .await
+                    .map_err(|e| WriteFailure {
+                        retryable: true,
+                        message: format!("reading the spooled result: {e}"),
+                    })
+            }
+        }
+    }
+}
+
+/// A temporary file, deleted when dropped.
+pub struct SpoolFile(std::path::PathBuf);
+
+impl Drop for SpoolFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes to memory up to `limit` bytes, then moves everything to a file.
+struct Spill {
+    memory: Vec<u8>,
+    limit: usize,
+    file: Option<(io::BufWriter<std::fs::File>, SpoolFile)>,
+}
+
+impl io::Write for Spill {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.file.is_none() && self.memory.len() + data.len() > self.limit {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir()
+                .join(format!("ccp-disconnect-{}-{n}.json", std::process::id()));
+            let spool = SpoolFile(path);
+            let mut out = io::BufWriter::new(std::fs::File::create(&spool.0)?);
+            out.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.file = Some((out, spool));
+        }
+        match &mut self.file {
+            Some((out, _)) => out.write(data),
+            None => {
+                self.memory.extend_from_slice(data);
+                Ok(data.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some((out, _)) => out.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(sequencer: Option<&str>, last_modified: Option<i64>) -> Stamp {
+        Stamp {
+            sequencer: sequencer.map(Into::into),
+            last_modified,
+            version_id: None,
+        }
+    }
+
+    #[test]
+    fn sequencers_compare_right_padded_and_without_case() {
+        use Ordering::*;
+        assert_eq!(
+            compare_sequencers("0055AED6DCD90281E6", "0055AED6DCD90281E5"),
+            Greater
+        );
+        assert_eq!(
+            compare_sequencers("0055aed6dcd90281e5", "0055AED6DCD90281E5"),
+            Equal
+        );
+        // Right-padding: "1" is "10" against a two-digit sequencer.
+        assert_eq!(compare_sequencers("1", "0F"), Greater);
+        assert_eq!(compare_sequencers("1", "10"), Equal);
+        assert_eq!(compare_sequencers("1", "11"), Less);
+        // Padding on the left would have said the opposite.
+        assert_eq!(compare_sequencers("2", "10"), Greater);
+    }
+
+    #[test]
+    fn sequencer_decides_then_last_modified_then_the_write_goes_ahead() {
+        // Sequencer wins over Last-Modified (a slow upload can finish last
+        // with the earlier timestamp).
+        assert!(stamp(Some("B"), Some(100)).is_newer_than(&stamp(Some("A"), Some(200))));
+        assert!(!stamp(Some("A"), Some(200)).is_newer_than(&stamp(Some("B"), Some(100))));
+        // Equal sequencers (a duplicate event): Last-Modified decides.
+        assert!(stamp(Some("A"), Some(200)).is_newer_than(&stamp(Some("A"), Some(100))));
+        assert!(!stamp(Some("A"), Some(100)).is_newer_than(&stamp(Some("A"), Some(100))));
+        // Only one side has a sequencer (a Batch task): Last-Modified.
+        assert!(stamp(Some("A"), Some(200)).is_newer_than(&stamp(None, Some(100))));
+        assert!(!stamp(None, Some(100)).is_newer_than(&stamp(Some("A"), Some(200))));
+        // Nothing to go by: never newer, so the write proceeds.
+        assert!(!Stamp::default().is_newer_than(&stamp(Some("A"), Some(1))));
+        assert!(!stamp(Some("A"), Some(1)).is_newer_than(&Stamp::default()));
+        assert!(!stamp(None, Some(1)).is_newer_than(&stamp(None, None)));
+    }
+
+    #[test]
+    fn metadata_round_trip_drops_what_cannot_be_a_header() {
+        let s = Stamp {
+            sequencer: Some("0055AED6DCD90281E5".into()),
+            last_modified: Some(1_700_000_000),
+            version_id: Some("3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".into()),
+        };
+        let metadata = s.to_metadata();
+        assert_eq!(metadata.len(), 3);
+        assert_eq!(metadata[LAST_MODIFIED], "1700000000");
+        assert_eq!(Stamp::from_metadata(Some(&metadata)), s);
+
+        let odd = Stamp {
+            sequencer: Some("not hex".into()),
+            last_modified: None,
+            version_id: Some("é".into()),
+        };
+        assert!(odd.to_metadata().is_empty());
+        let mut stored = HashMap::new();
+        stored.insert(SEQUENCER.to_owned(), "zz".to_owned());
+        stored.insert(LAST_MODIFIED.to_owned(), "yesterday".to_owned());
+        assert_eq!(Stamp::from_metadata(Some(&stored)), Stamp::default());
+        assert_eq!(Stamp::from_metadata(None), Stamp::default());
+    }
+}

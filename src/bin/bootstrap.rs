@@ -1,8 +1,0 @@
-//! The Lambda entry point. All logic is in `ccp_disconnect::lambda`.
-
-#![forbid(unsafe_code)]
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    ccp_disconnect::lambda::run().await
-}

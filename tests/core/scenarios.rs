@@ -1,0 +1,129 @@
+//! Labelled scenarios: each `tests/fixtures/scenarios/<name>.json` log comes
+//! with `<name>.expect.json`, written by hand from the spec, naming every call
+//! with its verdict, reason, confidence and the entries that must be cited.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use ccp_disconnect_core::{Document, Options, Source, Status, classify};
+use serde_json::Value;
+
+use crate::support::{fixture, repo_root};
+
+fn scenario_dir() -> PathBuf {
+    fixture("")
+}
+
+fn run(path: &Path) -> Document {
+    let file = File::open(path).unwrap();
+    classify(file, Source::default(), &Options::default()).unwrap()
+}
+
+/// Compares one document with its labels; returns the differences.
+fn check(name: &str, doc: &Document, expect: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if doc.status != Status::Ok {
+        return vec![format!("{name}: rejected: {:?}", doc.error)];
+    }
+    let want_calls = expect["calls"].as_array().cloned().unwrap_or_default();
+    let got_ids: Vec<&str> = doc.calls.iter().map(|c| c.contact_id.as_str()).collect();
+    let want_ids: Vec<&str> = want_calls
+        .iter()
+        .filter_map(|c| c["contact_id"].as_str())
+        .collect();
+    let mut a = got_ids.clone();
+    let mut b = want_ids.clone();
+    a.sort_unstable();
+    b.sort_unstable();
+    if a != b {
+        problems.push(format!("{name}: calls {got_ids:?}, expected {want_ids:?}"));
+    }
+    for want in &want_calls {
+        let id = want["contact_id"].as_str().unwrap_or_default();
+        let Some(got) = doc.calls.iter().find(|c| c.contact_id == id) else {
+            continue;
+        };
+        let got_json = serde_json::to_value(got).unwrap();
+        for field in ["disconnected_by", "reason", "confidence"] {
+            if let Some(w) = want.get(field)
+                && got_json[field] != *w
+            {
+                problems.push(format!(
+                    "{name}: {id}: {field} = {}, expected {w}",
+                    got_json[field]
+                ));
+            }
+        }
+        if let Some(idx) = want["evidence_indices"].as_array() {
+            let cited: Vec<u64> = got.evidence.iter().map(|e| e.index).collect();
+            for i in idx.iter().filter_map(Value::as_u64) {
+                if !cited.contains(&i) {
+                    problems.push(format!("{name}: {id}: evidence {cited:?} lacks entry {i}"));
+                }
+            }
+        }
+    }
+    let want_other: Vec<(String, String)> = expect["other_contacts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|o| {
+                    (
+                        o["contact_id"].as_str().unwrap_or_default().to_string(),
+                        o["contact_type"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (id, kind) in &want_other {
+        match doc.other_contacts.iter().find(|o| &o.contact_id == id) {
+            Some(o) if &o.contact_type == kind => {}
+            other => problems.push(format!(
+                "{name}: other contact {id} ({kind}): got {other:?}"
+            )),
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_labelled_scenario_matches_its_labels() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(scenario_dir())
+        .unwrap()
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.path());
+    for entry in entries {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".expect.json") else {
+            continue;
+        };
+        let expect: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let doc = run(&scenario_dir().join(format!("{stem}.json")));
+        problems.extend(check(stem, &doc, &expect));
+        checked += 1;
+    }
+    // The bundled quick-start sample is labelled the same way.
+    let sample = repo_root().join("events");
+    let expect: Value =
+        serde_json::from_slice(&std::fs::read(sample.join("agent-log.expected.json")).unwrap())
+            .unwrap();
+    problems.extend(check(
+        "events/agent-log.txt",
+        &run(&sample.join("agent-log.txt")),
+        &expect,
+    ));
+    assert!(checked >= 20, "only {checked} scenarios found");
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}

@@ -1,0 +1,28 @@
+//! Tests of the Lambda adapter (`ccp-disconnect-lambda`) and its deployment:
+//! the handler against a real S3-compatible server (moto on 127.0.0.1), the
+//! built `bootstrap` binary through a Lambda Runtime API emulator, faults
+//! injected by a proxy, and the SAM template's invariants. A new trigger
+//! shape gets a sample in `events/` and a case in `events`; a new failure
+//! mode gets a case in `handler` or `faults`.
+
+/// moto, S3 clients, small CCP logs, trigger events, the Runtime API
+/// emulator and the fault-injecting proxy.
+#[path = "../support/lambda/mod.rs"]
+mod lambda_support;
+#[path = "../support/mod.rs"]
+mod support;
+
+/// The built `bootstrap` binary through the Runtime API.
+mod bootstrap;
+/// Duplicate, out-of-order and late events; deadlines.
+mod delivery;
+/// The sample trigger events in `events/`, end to end.
+mod events;
+/// 1,000 logs through 20 % injected S3 faults, with redelivery.
+mod faults;
+/// The handler in-process, every trigger shape.
+mod handler;
+/// Invariants of `infra/template.yaml`.
+mod infra_template;
+/// Bodies cut short are retried, never half a result.
+mod truncated;
