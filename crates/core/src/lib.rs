@@ -7,13 +7,15 @@
 
 #![forbid(unsafe_code)]
 
+mod assemble;
 mod calls;
 mod catalog;
 pub mod document;
 mod pipeline;
-mod reader;
+mod read;
 mod recognize;
 mod redact;
+mod reorder;
 mod repeats;
 pub mod time;
 mod verdict;
