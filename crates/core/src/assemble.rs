@@ -4,11 +4,12 @@
 
 use crate::calls::{Contact, Tracker};
 use crate::document::{
-    Call, Document, Evidence, Generator, LogInfo, OtherContact, Quality, SCHEMA_VERSION,
-    SoftphoneError, Status, Summary, Time,
+    Call, DisconnectedBy, Document, Evidence, Generator, LogInfo, OtherContact, Quality,
+    SCHEMA_VERSION, SoftphoneError, Source, Status, Summary, Time,
 };
+use crate::options::Options;
 use crate::verdict::{LogFacts, decide};
-use crate::{Options, Source, catalog, redact};
+use crate::{catalog, redact};
 
 const SOFTPHONE_ERRORS_CAP: usize = 16;
 
@@ -118,7 +119,7 @@ fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
         .min()
         .or_else(|| c.talking_ev().map(|e| e.time));
     let connected = match verdict.reason.verdict() {
-        crate::DisconnectedBy::NotConnected => None,
+        DisconnectedBy::NotConnected => None,
         _ => connected,
     };
     let ended = c.end().map(|e| e.time);

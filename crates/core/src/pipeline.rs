@@ -4,12 +4,13 @@ use std::io::Read;
 
 use crate::assemble::{Analysis, build};
 use crate::calls::{Seen, Tracker, evidence_text};
-use crate::document::{Document, LogInfo, Warning};
+use crate::document::{Document, LogInfo, RejectKind, Rejection, Source, Warning};
+use crate::error::SourceError;
+use crate::options::Options;
 use crate::read::{Item, LogReader, ReadError};
 use crate::recognize::Recognizer;
 use crate::reorder::{Pending, Reorder};
 use crate::time::{Millis, format_iso8601};
-use crate::{Options, RejectKind, Rejection, Source, SourceError};
 
 const WARNING_SAMPLES: usize = 10;
 

@@ -15,10 +15,10 @@ use std::rc::Rc;
 mod fields;
 mod swar;
 
-use crate::document::{Format, Rejection};
+use crate::document::{Format, RejectKind, Rejection};
+use crate::options::Limits;
 use crate::repeats::{self, TEMPLATE_MIN_BYTES, TEMPLATE_SLACK, Template};
 use crate::time::Millis;
-use crate::{Limits, RejectKind};
 use fields::{Field, Fields, Span, build_entry};
 use swar::{find_quote_or_backslash, skip_plain, skip_ws};
 
