@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use ccp_disconnect_core::{Document, Options, Source, Status, classify};
+use ccp_disconnect_core::{Document, Options, Source, Status, classify, render};
 
 #[derive(Parser)]
 #[command(
@@ -229,7 +229,7 @@ fn classify_files(
             target.as_mut_os_string().push(".json");
             let written = File::create(&target).and_then(|f| {
                 let mut w = BufWriter::new(f);
-                doc.write_json_line(&mut w)?;
+                render::json::write_line(&mut w, &doc)?;
                 w.flush()
             });
             if let Err(e) = written {
@@ -238,8 +238,8 @@ fn classify_files(
             }
         }
         let written = match format {
-            OutputFormat::Json => doc.write_json_pretty(&mut stdout),
-            OutputFormat::Table => write_table(&mut stdout, path, &doc),
+            OutputFormat::Json => render::json::write_pretty(&mut stdout, &doc),
+            OutputFormat::Table => render::table::write(&mut stdout, path.display(), &doc),
         };
         if written.is_err() {
             // stdout closed (e.g. piped into `head`): nothing more to say.
@@ -270,68 +270,4 @@ fn read_one(path: &Path, options: &Options) -> Result<Document, String> {
         source.size = std::fs::metadata(path).ok().map(|m| m.len());
     }
     classify(input, source, options).map_err(|e| e.to_string())
-}
-
-fn write_table(w: &mut impl Write, path: &Path, doc: &Document) -> io::Result<()> {
-    writeln!(w, "{}", path.display())?;
-    if let Some(err) = &doc.error {
-        return writeln!(w, "  rejected ({}): {}\n", err.kind.as_str(), err.message);
-    }
-    if let Some(log) = &doc.log {
-        writeln!(
-            w,
-            "  {} entries, {} to {}{}",
-            log.entries,
-            log.first_time.as_deref().unwrap_or("?"),
-            log.last_time.as_deref().unwrap_or("?"),
-            if log.warnings > 0 {
-                format!(", {} skipped", log.warnings)
-            } else {
-                String::new()
-            }
-        )?;
-    }
-    if doc.calls.is_empty() {
-        writeln!(w, "  no calls")?;
-    } else {
-        writeln!(
-            w,
-            "  {:<38} {:<14} {:<7} {:<28} {:>8}  ENDED",
-            "CONTACT", "DISCONNECTED_BY", "CONF", "REASON", "TALK_S"
-        )?;
-        for c in &doc.calls {
-            writeln!(
-                w,
-                "  {:<38} {:<14} {:<7} {:<28} {:>8}  {}",
-                printable(&c.contact_id),
-                c.disconnected_by.as_str(),
-                c.confidence.as_str(),
-                c.reason.as_str(),
-                c.talk_ms
-                    .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
-                    .unwrap_or_default(),
-                c.ended_at.map(|t| t.to_string()).unwrap_or_default()
-            )?;
-        }
-    }
-    let s = &doc.summary;
-    writeln!(
-        w,
-        "  {} calls: {} agent, {} customer, {} network, {} not connected, {} unknown\n",
-        s.calls, s.agent, s.customer, s.network, s.not_connected, s.unknown
-    )
-}
-
-/// Text from a log, safe for a terminal: control characters (escape
-/// sequences, carriage returns) are shown escaped, not sent.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }

@@ -24,3 +24,5 @@ mod sample_generator;
 mod scenarios;
 /// Every document the program writes matches `schema/result-v1.schema.json`.
 mod schema;
+/// Each closed enum spells its wire names once: `as_str()`, serde and the schema agree.
+mod wire_names;

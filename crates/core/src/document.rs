@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use crate::render;
 use crate::time::{Millis, format_iso8601};
 
 /// An instant, kept as epoch milliseconds and written as ISO-8601 UTC with
@@ -61,6 +62,19 @@ pub enum Status {
     Rejected,
 }
 
+impl Status {
+    /// Every status, in declaration order.
+    pub const ALL: [Status; 2] = [Status::Ok, Status::Rejected];
+
+    /// The wire name, as serialized in `status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Rejected => "rejected",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Document {
     pub schema_version: u32,
@@ -98,10 +112,10 @@ impl Default for Generator {
     }
 }
 
-/// Why a log was rejected. `kind` is a closed list (see [`crate::RejectKind`]).
+/// Why a log was rejected. `kind` is a closed list (see [`RejectKind`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejection {
-    pub kind: crate::RejectKind,
+    pub kind: RejectKind,
     pub message: String,
     /// Byte offset in the decompressed input, when the problem has a place.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,6 +123,49 @@ pub struct Rejection {
     /// 0-based entry index, when the problem is inside one entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<u64>,
+}
+
+/// Why an input is not a readable CCP log. A closed list: consumers may match
+/// on the snake_case names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectKind {
+    /// Zero bytes, or only white space.
+    Empty,
+    /// Not JSON at all (binary, text, a picture).
+    NotJson,
+    /// JSON, but not a CCP log (no entry with `text` and `time`).
+    NotCcpLog,
+    /// JSON that breaks off or is malformed.
+    MalformedJson,
+    /// A gzip stream that is corrupt or cut short.
+    BadGzip,
+    /// A cap in [`crate::Limits`] was reached.
+    TooLarge,
+}
+
+impl RejectKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [RejectKind; 6] = [
+        RejectKind::Empty,
+        RejectKind::NotJson,
+        RejectKind::NotCcpLog,
+        RejectKind::MalformedJson,
+        RejectKind::BadGzip,
+        RejectKind::TooLarge,
+    ];
+
+    /// The wire name, as serialized in `error.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectKind::Empty => "empty",
+            RejectKind::NotJson => "not_json",
+            RejectKind::NotCcpLog => "not_ccp_log",
+            RejectKind::MalformedJson => "malformed_json",
+            RejectKind::BadGzip => "bad_gzip",
+            RejectKind::TooLarge => "too_large",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,6 +177,20 @@ pub enum Format {
     LegacyObject,
     /// One JSON entry per line, as log collectors write.
     Ndjson,
+}
+
+impl Format {
+    /// Every format, in declaration order.
+    pub const ALL: [Format; 3] = [Format::JsonArray, Format::LegacyObject, Format::Ndjson];
+
+    /// The wire name, as serialized in `log.format`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::JsonArray => "json_array",
+            Format::LegacyObject => "legacy_object",
+            Format::Ndjson => "ndjson",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -177,6 +248,7 @@ pub enum DisconnectedBy {
 }
 
 impl DisconnectedBy {
+    /// Every verdict, in declaration order.
     pub const ALL: [DisconnectedBy; 5] = [
         DisconnectedBy::Agent,
         DisconnectedBy::Customer,
@@ -185,6 +257,7 @@ impl DisconnectedBy {
         DisconnectedBy::Unknown,
     ];
 
+    /// The wire name, as serialized in `calls[].disconnected_by`.
     pub fn as_str(self) -> &'static str {
         match self {
             DisconnectedBy::Agent => "agent",
@@ -192,6 +265,122 @@ impl DisconnectedBy {
             DisconnectedBy::Network => "network",
             DisconnectedBy::NotConnected => "not_connected",
             DisconnectedBy::Unknown => "unknown",
+        }
+    }
+}
+
+/// Machine-readable reason behind a verdict. A closed list, documented in the
+/// README; each belongs to exactly one [`DisconnectedBy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    // agent
+    /// `TalkingState => PendingRemoteHangupState` (the Knowledge Center rule).
+    AgentHangup,
+    /// The agent's `destroyConnection` on its own leg.
+    AgentHangupApi,
+    /// The agent left while other parties stayed connected.
+    AgentLeftConference,
+    /// The agent state `AgentHungUp` (deskphone).
+    AgentHungUpState,
+    // customer
+    /// `TalkingState => PendingLocalHangupState`: the far end sent `bye`.
+    RemoteHangup,
+    /// `PendingRemoteHangupState`, but snapshots show the far end gone first
+    /// and the agent made no hang-up request: the snapshot/bye race.
+    RemoteHangupSnapshotRace,
+    /// No signaling verdict (deskphone, persistent connection); snapshots show
+    /// the far end gone first.
+    RemoteHangupSnapshot,
+    // network
+    /// Signaling lost while talking and not recovered.
+    SignalingLost,
+    /// Media (ICE) lost shortly before the end and not recovered.
+    MediaLost,
+    /// A softphone machine failed while talking.
+    FailedWhileTalking,
+    // not_connected
+    Missed,
+    Rejected,
+    /// The softphone session failed before the conversation.
+    SetupFailed,
+    /// 404 CallNotFound: the caller was gone before media connected.
+    CallNotFound,
+    OutboundNotAnswered,
+    /// The contact went to `error` before it connected.
+    ContactError,
+    // unknown
+    LogEndsMidCall,
+    /// The call's end is not in the log (only seen after it ended, or a
+    /// deskphone call with no deciding snapshot).
+    NoEndEvidence,
+    /// Persistent connection: `TalkingState => IdleState` with nothing to
+    /// corroborate either side.
+    PersistentAmbiguous,
+}
+
+impl Reason {
+    /// Every reason, in declaration order (grouped by verdict).
+    pub const ALL: [Reason; 19] = [
+        Reason::AgentHangup,
+        Reason::AgentHangupApi,
+        Reason::AgentLeftConference,
+        Reason::AgentHungUpState,
+        Reason::RemoteHangup,
+        Reason::RemoteHangupSnapshotRace,
+        Reason::RemoteHangupSnapshot,
+        Reason::SignalingLost,
+        Reason::MediaLost,
+        Reason::FailedWhileTalking,
+        Reason::Missed,
+        Reason::Rejected,
+        Reason::SetupFailed,
+        Reason::CallNotFound,
+        Reason::OutboundNotAnswered,
+        Reason::ContactError,
+        Reason::LogEndsMidCall,
+        Reason::NoEndEvidence,
+        Reason::PersistentAmbiguous,
+    ];
+
+    /// The verdict this reason belongs to.
+    pub fn verdict(self) -> DisconnectedBy {
+        use DisconnectedBy::*;
+        use Reason::*;
+        match self {
+            AgentHangup | AgentHangupApi | AgentLeftConference | AgentHungUpState => Agent,
+            RemoteHangup | RemoteHangupSnapshotRace | RemoteHangupSnapshot => Customer,
+            SignalingLost | MediaLost | FailedWhileTalking => Network,
+            Missed | Rejected | SetupFailed | CallNotFound | OutboundNotAnswered | ContactError => {
+                NotConnected
+            }
+            LogEndsMidCall | NoEndEvidence | PersistentAmbiguous => Unknown,
+        }
+    }
+
+    /// The wire name, as serialized in `calls[].reason`.
+    pub fn as_str(self) -> &'static str {
+        use Reason::*;
+        match self {
+            AgentHangup => "agent_hangup",
+            AgentHangupApi => "agent_hangup_api",
+            AgentLeftConference => "agent_left_conference",
+            AgentHungUpState => "agent_hung_up_state",
+            RemoteHangup => "remote_hangup",
+            RemoteHangupSnapshotRace => "remote_hangup_snapshot_race",
+            RemoteHangupSnapshot => "remote_hangup_snapshot",
+            SignalingLost => "signaling_lost",
+            MediaLost => "media_lost",
+            FailedWhileTalking => "failed_while_talking",
+            Missed => "missed",
+            Rejected => "rejected",
+            SetupFailed => "setup_failed",
+            CallNotFound => "call_not_found",
+            OutboundNotAnswered => "outbound_not_answered",
+            ContactError => "contact_error",
+            LogEndsMidCall => "log_ends_mid_call",
+            NoEndEvidence => "no_end_evidence",
+            PersistentAmbiguous => "persistent_ambiguous",
         }
     }
 }
@@ -205,6 +394,10 @@ pub enum Confidence {
 }
 
 impl Confidence {
+    /// Every level, lowest first.
+    pub const ALL: [Confidence; 3] = [Confidence::Low, Confidence::Medium, Confidence::High];
+
+    /// The wire name, as serialized in `calls[].confidence`.
     pub fn as_str(self) -> &'static str {
         match self {
             Confidence::Low => "low",
@@ -219,7 +412,7 @@ pub struct Call {
     pub contact_id: String,
     pub disconnected_by: DisconnectedBy,
     pub confidence: Confidence,
-    pub reason: crate::Reason,
+    pub reason: Reason,
     pub agent_connection_id: Option<String>,
     /// Snapshot contact type (`voice`, `queue_callback`), when seen.
     pub contact_type: Option<String>,
@@ -346,25 +539,13 @@ impl Document {
         }
     }
 
-    /// The canonical bytes: one line of compact JSON plus a newline, so a
-    /// results prefix is directly queryable with a JSON-lines reader (Athena).
+    /// The canonical bytes; see [`render::json::to_line`].
     pub fn to_json_line(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        // Writing to a Vec cannot fail, and serialising these types cannot
-        // either: no maps with non-string keys, only finite rounded floats.
-        let _ = self.write_json_line(&mut out);
-        out
+        render::json::to_line(self)
     }
 
     /// [`Self::to_json_line`], streamed to a writer.
-    pub fn write_json_line<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
-        serde_json::to_writer(&mut w, self)?;
-        w.write_all(b"\n")
-    }
-
-    /// Pretty-printed, for people, streamed to a writer.
-    pub fn write_json_pretty<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut w, self)?;
-        w.write_all(b"\n")
+    pub fn write_json_line<W: std::io::Write>(&self, w: W) -> std::io::Result<()> {
+        render::json::write_line(w, self)
     }
 }

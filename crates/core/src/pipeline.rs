@@ -1,32 +1,18 @@
 //! reader → recognizer → time-order window → tracker → verdicts → document.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
 use std::io::Read;
-use std::rc::Rc;
 
-use crate::calls::{Contact, Seen, Tracker, evidence_text};
-use crate::document::{
-    Call, Document, Evidence, Generator, LogInfo, OtherContact, Quality, SCHEMA_VERSION,
-    SoftphoneError, Status, Summary, Time, Warning,
-};
-use crate::reader::{Item, LogReader, ReadError};
-use crate::recognize::{Event, Recognizer};
+use crate::assemble::{Analysis, build};
+use crate::calls::{Seen, Tracker, evidence_text};
+use crate::document::{Document, LogInfo, RejectKind, Rejection, Source, Warning};
+use crate::error::SourceError;
+use crate::options::Options;
+use crate::read::{Item, LogReader, ReadError};
+use crate::recognize::Recognizer;
+use crate::reorder::{Pending, Reorder};
 use crate::time::{Millis, format_iso8601};
-use crate::verdict::{LogFacts, decide};
-use crate::{Options, RejectKind, Rejection, Source, SourceError, catalog, redact};
 
-/// Entries arrive up to about a second out of time order as layers merge
-/// (spec §2.6); events wait this long (in log time) before being applied.
-const REORDER_WINDOW_MS: Millis = 5_000;
-/// The window never holds more events than this, whatever the times say
-/// (real logs have a few dozen in five seconds)...
-const REORDER_CAP: usize = 10_000;
-/// ...nor more than about this many bytes of them (each snapshot can carry
-/// up to 64 contacts).
-const REORDER_BUDGET_BYTES: usize = 32 << 20;
 const WARNING_SAMPLES: usize = 10;
-const SOFTPHONE_ERRORS_CAP: usize = 16;
 
 pub(crate) fn run<R: Read>(
     input: R,
@@ -38,69 +24,6 @@ pub(crate) fn run<R: Read>(
         Err(ReadError::Source(e)) => Err(SourceError(e)),
         Err(ReadError::Reject(r)) => Ok(Document::rejected(source, r)),
     }
-}
-
-struct Pending {
-    time: Millis,
-    index: u64,
-    text: Rc<str>,
-    event: Event,
-    /// Bytes held, roughly: counted against the window's budget.
-    weight: usize,
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.index) == (other.time, other.index)
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.time, self.index).cmp(&(other.time, other.index))
-    }
-}
-
-/// Re-sorts events by (time, entry index) within a sliding window, so the
-/// tracker sees them in time order without the whole file being held.
-#[derive(Default)]
-struct Reorder {
-    heap: BinaryHeap<Reverse<Pending>>,
-    latest: Millis,
-    weight: usize,
-}
-
-impl Reorder {
-    fn push(&mut self, p: Pending) {
-        self.latest = self.latest.max(p.time);
-        self.weight += p.weight;
-        self.heap.push(Reverse(p));
-    }
-
-    fn pop_ready(&mut self) -> Option<Pending> {
-        let ready = self.heap.peek().is_some_and(|Reverse(p)| {
-            p.time < self.latest.saturating_sub(REORDER_WINDOW_MS)
-                || self.heap.len() > REORDER_CAP
-                || self.weight > REORDER_BUDGET_BYTES
-        });
-        if ready { self.pop_any() } else { None }
-    }
-
-    fn pop_any(&mut self) -> Option<Pending> {
-        let p = self.heap.pop().map(|Reverse(p)| p)?;
-        self.weight -= p.weight;
-        Some(p)
-    }
-}
-
-struct Analysis {
-    tracker: Tracker,
-    info: LogInfo,
 }
 
 fn apply(tracker: &mut Tracker, p: Pending) {
@@ -216,164 +139,4 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
         persistent_connection: tracker.persistent,
     };
     Ok(Analysis { tracker, info })
-}
-
-enum Kind {
-    Call,
-    Other(String),
-    /// Not a contact at all: the persistent channel or its set-up session.
-    Skip,
-}
-
-fn kind_of(c: &Contact, tracker: &Tracker) -> Kind {
-    if let Some(kind) = c.non_voice {
-        return Kind::Other(kind.to_string());
-    }
-    match c.kind.as_deref() {
-        Some("voice" | "queue_callback") => return Kind::Call,
-        Some(other) => return Kind::Other(other.to_string()),
-        None => {}
-    }
-    if !c.seen_as_contact {
-        let setup_session = tracker.persistent
-            && !c.signaling.seen
-            && c.session.talking.is_none()
-            && c.call_session.talking.is_none();
-        if tracker.is_persistent_channel(&c.id) || setup_session {
-            return Kind::Skip;
-        }
-    }
-    if c.softphone {
-        Kind::Call
-    } else {
-        Kind::Other("unknown".into())
-    }
-}
-
-fn build(analysis: Analysis, source: Source, options: &Options) -> Document {
-    let Analysis { mut tracker, info } = analysis;
-    let facts = LogFacts {
-        api_lines: tracker.api_lines,
-    };
-    let kinds: Vec<Kind> = tracker
-        .contacts
-        .iter()
-        .map(|c| kind_of(c, &tracker))
-        .collect();
-    let mut calls = Vec::new();
-    let mut other_contacts = Vec::new();
-    // Consumed one by one: a contact's reading state is freed as soon as its
-    // call is in the document, so the two never both peak.
-    for (c, kind) in std::mem::take(&mut tracker.contacts).into_iter().zip(kinds) {
-        match kind {
-            Kind::Call => calls.push(call(c, &facts, options)),
-            Kind::Other(contact_type) => other_contacts.push(OtherContact {
-                contact_id: c.id,
-                contact_type,
-            }),
-            Kind::Skip => {}
-        }
-    }
-    let summary = Summary::of(&calls);
-    Document {
-        schema_version: SCHEMA_VERSION,
-        status: Status::Ok,
-        generator: Generator::default(),
-        source,
-        error: None,
-        log: Some(info),
-        calls,
-        other_contacts,
-        summary,
-    }
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
-    let verdict = decide(&c, facts);
-    let text = |t: &str| {
-        if options.redact {
-            redact::redact(t)
-        } else {
-            t.to_string()
-        }
-    };
-    let evidence = verdict
-        .evidence
-        .iter()
-        .map(|e| Evidence {
-            index: e.index,
-            time: Time(e.time),
-            text: text(&e.text),
-            note: e.note.as_deref().map(str::to_string),
-        })
-        .collect();
-    let connected = [c.snap_connected.as_ref(), c.ev_connected.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|e| e.time)
-        .min()
-        .or_else(|| c.talking_ev().map(|e| e.time));
-    let connected = match verdict.reason.verdict() {
-        crate::DisconnectedBy::NotConnected => None,
-        _ => connected,
-    };
-    let ended = c.end().map(|e| e.time);
-    let talk_ms = match (connected, ended) {
-        (Some(a), Some(b)) if b >= a => Some((b - a) as u64),
-        _ => None,
-    };
-    let q = &c.quality;
-    let avg = |a: (f64, u64, f64)| (a.1 > 0).then(|| round2(a.0 / a.1 as f64));
-    let max = |a: (f64, u64, f64)| (a.1 > 0).then(|| round2(a.2));
-    let quality = (q.samples > 0 || !c.report_failures.is_empty()).then(|| Quality {
-        samples: q.samples,
-        rtt_ms_avg: avg(q.rtt),
-        rtt_ms_max: max(q.rtt),
-        jitter_ms_avg: avg(q.jitter),
-        jitter_ms_max: max(q.jitter),
-        packets_lost: q.lost as u64,
-        packets: q.packets as u64,
-        packet_loss_pct: (q.lost + q.packets > 0.0)
-            .then(|| round2(q.lost * 100.0 / (q.lost + q.packets))),
-        report_failures: c.report_failures,
-    });
-    let softphone_errors = c
-        .troubles
-        .iter()
-        .take(SOFTPHONE_ERRORS_CAP)
-        .map(|(t, detail, e)| {
-            let (kind, hint) = catalog::describe(*t, detail.as_deref());
-            SoftphoneError {
-                index: e.index,
-                time: Time(e.time),
-                kind,
-                hint,
-            }
-        })
-        .collect();
-    Call {
-        contact_id: c.id,
-        disconnected_by: verdict.reason.verdict(),
-        confidence: verdict.confidence,
-        reason: verdict.reason,
-        agent_connection_id: c.agent_connection.clone(),
-        contact_type: c.kind.clone(),
-        initiation_method: c.initiation.clone(),
-        softphone: c.softphone,
-        persistent_connection: c.persistent,
-        started_before_log: c.started_before_log.unwrap_or(false),
-        first_seen: Time(c.first_seen),
-        connected_at: connected.map(Time),
-        ended_at: ended.map(Time),
-        talk_ms,
-        evidence,
-        timeline: c.timeline,
-        timeline_truncated: c.timeline_truncated,
-        quality,
-        softphone_errors,
-    }
 }

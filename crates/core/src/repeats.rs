@@ -104,6 +104,44 @@ pub fn map_position(p: usize, marks: &[(usize, usize)]) -> usize {
     p - i + j
 }
 
+/// Entries this large become the template for the next ones.
+pub(crate) const TEMPLATE_MIN_BYTES: usize = 1024;
+/// How much longer than the template a repeat may be (longer digit runs, a
+/// longer token).
+pub(crate) const TEMPLATE_SLACK: usize = 256;
+
+/// The last large entry that was scanned in full. Agent snapshots make up
+/// most of a log and, between state changes, repeat the previous one except
+/// for digits (timestamps, `skew`) and the opaque `nextToken`. Such a repeat
+/// is recognized by a byte comparison, much cheaper than a structural scan:
+/// with every other byte equal, the structure, the end and the fields are
+/// the template's, moved only where a digit run or the token changed length.
+/// `F` is where the reader found the entry's members.
+pub(crate) struct Template<F> {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) fields: F,
+    pub(crate) index: u64,
+    /// The quotes around the value of the template's `"nextToken"` member.
+    token: Option<(usize, usize)>,
+}
+
+impl<F> Template<F> {
+    pub(crate) fn new(bytes: &[u8], fields: F, index: u64) -> Template<F> {
+        Template {
+            bytes: bytes.to_vec(),
+            fields,
+            index,
+            token: next_token_quotes(bytes),
+        }
+    }
+
+    /// Whether `new` starts with a repeat of the template; see
+    /// [`repeat_marks`].
+    pub(crate) fn matches(&self, new: &[u8]) -> Option<(usize, Vec<(usize, usize)>)> {
+        repeat_marks(&self.bytes, self.token, new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,10 +12,15 @@ use std::cell::Cell;
 use std::io::{self, Read};
 use std::rc::Rc;
 
-use crate::document::{Format, Rejection};
-use crate::repeats;
-use crate::time::{Millis, parse_iso8601};
-use crate::{Limits, RejectKind};
+mod fields;
+mod swar;
+
+use crate::document::{Format, RejectKind, Rejection};
+use crate::options::Limits;
+use crate::repeats::{self, TEMPLATE_MIN_BYTES, TEMPLATE_SLACK, Template};
+use crate::time::Millis;
+use fields::{Field, Fields, Span, build_entry};
+use swar::{find_quote_or_backslash, skip_plain, skip_ws};
 
 const CHUNK: usize = 256 * 1024;
 
@@ -101,7 +106,7 @@ pub struct LogReader<'r> {
     mode: Mode,
     format: Format,
     elements: u64,
-    template: Option<Template>,
+    template: Option<Template<Fields>>,
     reuse_repeats: bool,
 }
 
@@ -727,8 +732,9 @@ impl<'r> LogReader<'r> {
     /// entries that need it. Returns (start, end, fields) with `start..end`
     /// the entry in `self.buf`.
     fn scan_entry(&mut self, base_depth: usize) -> Result<(usize, usize, Fields), ReadError> {
+        // What may come next among the entry's own members.
         #[derive(PartialEq, Eq, Clone, Copy)]
-        enum St {
+        enum Expect {
             KeyOrEnd,
             Key,
             Colon,
@@ -738,7 +744,7 @@ impl<'r> LogReader<'r> {
         let mut start = self.pos;
         let mut i = start + 1;
         let mut fields = Fields::default();
-        let mut st = St::KeyOrEnd;
+        let mut expect = Expect::KeyOrEnd;
         let mut field = Field::Other;
         // 1: among the entry's own members; more: inside a nested value.
         let mut depth = 1usize;
@@ -781,7 +787,7 @@ impl<'r> LogReader<'r> {
                                     escaped: false,
                                 },
                             );
-                            st = St::After;
+                            expect = Expect::After;
                         }
                     }
                 }
@@ -792,9 +798,9 @@ impl<'r> LogReader<'r> {
                 continue;
             }
             let c = self.buf[i];
-            match st {
-                St::KeyOrEnd | St::Key => {
-                    if c == b'}' && st == St::KeyOrEnd {
+            match expect {
+                Expect::KeyOrEnd | Expect::Key => {
+                    if c == b'}' && expect == Expect::KeyOrEnd {
                         return Ok((start, i + 1, fields));
                     }
                     if c != b'"' {
@@ -808,16 +814,16 @@ impl<'r> LogReader<'r> {
                     } else {
                         Field::of(&self.buf[start + key_from..i - 1])
                     };
-                    st = St::Colon;
+                    expect = Expect::Colon;
                 }
-                St::Colon => {
+                Expect::Colon => {
                     if c != b':' {
                         return Err(self.unexpected_in_entry(start, i, "':'"));
                     }
                     i += 1;
-                    st = St::Value;
+                    expect = Expect::Value;
                 }
-                St::Value => {
+                Expect::Value => {
                     value_from = i - start;
                     match c {
                         b'"' => {
@@ -832,7 +838,7 @@ impl<'r> LogReader<'r> {
                                     escaped,
                                 },
                             );
-                            st = St::After;
+                            expect = Expect::After;
                         }
                         b'{' | b'[' => {
                             depth += 1;
@@ -878,14 +884,14 @@ impl<'r> LogReader<'r> {
                                     escaped: false,
                                 },
                             );
-                            st = St::After;
+                            expect = Expect::After;
                         }
                     }
                 }
-                St::After => match c {
+                Expect::After => match c {
                     b',' => {
                         i += 1;
-                        st = St::Key;
+                        expect = Expect::Key;
                     }
                     b'}' => return Ok((start, i + 1, fields)),
                     _ => return Err(self.unexpected_in_entry(start, i, "',' or '}'")),
@@ -982,199 +988,6 @@ fn malformed_entry(index: u64, offset: u64, what: &str) -> ReadError {
     )
 }
 
-/// The entry members the classifier reads.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Text,
-    Time,
-    Objects,
-    Agent,
-    Other,
-}
-
-impl Field {
-    fn of(key: &[u8]) -> Field {
-        match key {
-            b"text" => Field::Text,
-            b"time" => Field::Time,
-            b"objects" => Field::Objects,
-            b"agentResourceId" => Field::Agent,
-            _ => Field::Other,
-        }
-    }
-}
-
-/// Where a member's value sits, relative to the entry start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Span {
-    from: usize,
-    to: usize,
-    string: bool,
-    escaped: bool,
-}
-
-#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
-struct Fields {
-    text: Option<Span>,
-    time: Option<Span>,
-    objects: Option<Span>,
-    agent: Option<Span>,
-    duplicate: bool,
-}
-
-impl Fields {
-    /// The same fields with every position passed through `f`.
-    fn map(&self, f: impl Fn(usize) -> usize) -> Fields {
-        let m = |s: Option<Span>| {
-            s.map(|s| Span {
-                from: f(s.from),
-                to: f(s.to),
-                ..s
-            })
-        };
-        Fields {
-            text: m(self.text),
-            time: m(self.time),
-            objects: m(self.objects),
-            agent: m(self.agent),
-            duplicate: self.duplicate,
-        }
-    }
-
-    fn set(&mut self, field: Field, span: Span) {
-        let slot = match field {
-            Field::Text => &mut self.text,
-            Field::Time => &mut self.time,
-            Field::Objects => &mut self.objects,
-            Field::Agent => &mut self.agent,
-            Field::Other => return,
-        };
-        if slot.is_some() {
-            self.duplicate = true;
-        }
-        *slot = Some(span);
-    }
-}
-
-/// The decoded string value of `span`, or why there is none.
-fn string_value<'a>(
-    bytes: &'a [u8],
-    span: Span,
-    index: u64,
-    offset: u64,
-) -> Result<Option<Cow<'a, str>>, ReadError> {
-    if !span.string {
-        return Ok(None);
-    }
-    let quoted = &bytes[span.from..span.to];
-    if span.escaped {
-        return match serde_json::from_slice::<String>(quoted) {
-            Ok(s) => Ok(Some(Cow::Owned(s))),
-            Err(e) => Err(malformed_entry(index, offset, &first_line(&e.to_string()))),
-        };
-    }
-    match std::str::from_utf8(&quoted[1..quoted.len() - 1]) {
-        Ok(s) => Ok(Some(Cow::Borrowed(s))),
-        Err(_) => Err(malformed_entry(
-            index,
-            offset,
-            "a string is not valid UTF-8",
-        )),
-    }
-}
-
-fn build_entry<'a>(
-    bytes: &'a [u8],
-    f: &Fields,
-    index: u64,
-    offset: u64,
-    repeats: Option<u64>,
-) -> Result<Item<'a>, ReadError> {
-    let invalid = |message: &str| {
-        Ok(Item::Invalid {
-            index,
-            offset,
-            message: message.into(),
-        })
-    };
-    if f.duplicate {
-        return invalid("a member (`text`, `time`, `objects` or `agentResourceId`) appears twice");
-    }
-    let text = match f.text {
-        Some(span) => string_value(bytes, span, index, offset)?,
-        None => None,
-    };
-    let Some(text) = text else {
-        return invalid("no `text` string");
-    };
-    let time = match f.time {
-        Some(span) if span.string => {
-            string_value(bytes, span, index, offset)?.and_then(|t| parse_time_str(&t))
-        }
-        Some(span) => std::str::from_utf8(&bytes[span.from..span.to])
-            .ok()
-            .and_then(|n| n.parse::<f64>().ok())
-            .and_then(epoch_ms),
-        None => None,
-    };
-    let Some(time) = time else {
-        return invalid("no `time` (an ISO-8601 string or epoch milliseconds)");
-    };
-    let objects = f
-        .objects
-        .map(|span| &bytes[span.from..span.to])
-        .filter(|raw| *raw != b"null");
-    let agent = match f.agent {
-        Some(span) => string_value(bytes, span, index, offset)?,
-        None => None,
-    };
-    Ok(Item::Entry(Entry {
-        index,
-        time,
-        text,
-        objects,
-        agent,
-        repeats,
-    }))
-}
-
-/// Entries this large become the template for the next ones.
-const TEMPLATE_MIN_BYTES: usize = 1024;
-/// How much longer than the template a repeat may be (longer digit runs, a
-/// longer token).
-const TEMPLATE_SLACK: usize = 256;
-
-/// The last large entry that was scanned in full. Agent snapshots make up
-/// most of a log and, between state changes, repeat the previous one except
-/// for digits (timestamps, `skew`) and the opaque `nextToken`. Such a repeat
-/// is recognized by a byte comparison, much cheaper than a structural scan:
-/// with every other byte equal, the structure, the end and the fields are
-/// the template's, moved only where a digit run or the token changed length.
-struct Template {
-    bytes: Vec<u8>,
-    fields: Fields,
-    index: u64,
-    /// The quotes around the value of the template's `"nextToken"` member.
-    token: Option<(usize, usize)>,
-}
-
-impl Template {
-    fn new(bytes: &[u8], fields: Fields, index: u64) -> Template {
-        Template {
-            bytes: bytes.to_vec(),
-            fields,
-            index,
-            token: repeats::next_token_quotes(bytes),
-        }
-    }
-
-    /// Whether `new` starts with a repeat of the template; see
-    /// [`crate::repeats::repeat_marks`].
-    fn matches(&self, new: &[u8]) -> Option<(usize, Vec<(usize, usize)>)> {
-        repeats::repeat_marks(&self.bytes, self.token, new)
-    }
-}
-
 fn is_delimiter(c: u8) -> bool {
     matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
 }
@@ -1217,91 +1030,6 @@ fn is_json_scalar(s: &[u8]) -> bool {
     i == s.len()
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-fn splat(b: u8) -> u64 {
-    ONES * u64::from(b)
-}
-
-fn load8(buf: &[u8], i: usize) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(&buf[i..i + 8]);
-    u64::from_le_bytes(word)
-}
-
-/// The high bit of every byte of `v` that is zero, and no other bit (the
-/// exact form of the zero-byte trick, so the first hit can be located).
-fn zero_bytes(v: u64) -> u64 {
-    !((v & LOWS).wrapping_add(LOWS) | v | LOWS)
-}
-
-/// The next `"`, `{`, `}`, `[` or `]` at or after `i` (or `buf.len()`),
-/// eight bytes at a time: pretty-printed logs are mostly indentation.
-fn skip_plain(buf: &[u8], mut i: usize) -> usize {
-    // `[`/`{` and `]`/`}` differ only in bit 0x20.
-    let (quote, open, close, fold) = (splat(b'"'), splat(b'{'), splat(b'}'), splat(0x20));
-    while i + 8 <= buf.len() {
-        let w = load8(buf, i);
-        let folded = w | fold;
-        let hits = zero_bytes(w ^ quote) | zero_bytes(folded ^ open) | zero_bytes(folded ^ close);
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < buf.len() {
-        let c = buf[i];
-        if c == b'"' || c | 0x20 == b'{' || c | 0x20 == b'}' {
-            return i;
-        }
-        i += 1;
-    }
-    i
-}
-
-/// The next `"` or `\` at or after `i`. Most strings in a log are short keys
-/// and values: a word-at-a-time loop beats the set-up cost of `memchr2`
-/// there; long strings (metrics lines) go on to `memchr2`.
-fn find_quote_or_backslash(buf: &[u8], mut i: usize) -> Option<usize> {
-    let (quote, backslash) = (splat(b'"'), splat(b'\\'));
-    let short = (i + 64).min(buf.len());
-    while i + 8 <= short {
-        let hits = {
-            let w = load8(buf, i);
-            zero_bytes(w ^ quote) | zero_bytes(w ^ backslash)
-        };
-        if hits != 0 {
-            return Some(i + (hits.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    if let Some(k) = buf[i..short].iter().position(|&c| c == b'"' || c == b'\\') {
-        return Some(i + k);
-    }
-    memchr::memchr2(b'"', b'\\', &buf[short..]).map(|k| short + k)
-}
-
-fn skip_ws(buf: &[u8], mut i: usize) -> usize {
-    let spaces = splat(b' ');
-    while i + 8 <= buf.len() && load8(buf, i) == spaces {
-        i += 8;
-    }
-    while i < buf.len() && matches!(buf[i], b' ' | b'\n' | b'\r' | b'\t') {
-        i += 1;
-    }
-    i
-}
-
-fn parse_time_str(s: &str) -> Option<Millis> {
-    parse_iso8601(s).or_else(|| s.parse::<f64>().ok().and_then(epoch_ms))
-}
-
-fn epoch_ms(n: f64) -> Option<Millis> {
-    // Years 1970..=9999 only: anything else is not a plausible log time.
-    (n.is_finite() && (0.0..253_402_300_800_000.0).contains(&n)).then_some(n as Millis)
-}
-
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
@@ -1311,46 +1039,5 @@ fn describe_byte(c: u8) -> String {
         format!("'{}'", c as char)
     } else {
         format!("byte 0x{c:02x}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn word_scans_find_the_first_hit_at_every_position() {
-        for len in 0..40 {
-            for at in 0..len {
-                for hit in [b'"', b'{', b'}', b'[', b']'] {
-                    let mut buf = vec![b' '; len];
-                    buf[at] = hit;
-                    // A later hit must not win over the first one.
-                    if at + 3 < len {
-                        buf[at + 3] = b'"';
-                    }
-                    assert_eq!(skip_plain(&buf, 0), at, "len {len} at {at} {}", hit as char);
-                }
-                let mut buf = vec![b'a'; len];
-                buf[at] = b'\\';
-                assert_eq!(find_quote_or_backslash(&buf, 0), Some(at));
-                buf[at] = b'"';
-                assert_eq!(find_quote_or_backslash(&buf, 0), Some(at));
-            }
-            assert_eq!(skip_plain(&vec![b'x'; len], 0), len);
-            assert_eq!(find_quote_or_backslash(&vec![b'x'; len], 0), None);
-        }
-        // Bytes that differ from a target only in bit 0x20 or the high bit
-        // are not hits.
-        let near = [
-            b'\x02',
-            b'\xa2',
-            b';',
-            b'=',
-            b'\xfb',
-            b'\xfd',
-            b'\x5c' ^ 0x20,
-        ];
-        assert_eq!(skip_plain(&near, 0), near.len());
     }
 }
