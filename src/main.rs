@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use ccp_disconnect_core::render::html;
 use ccp_disconnect_core::{Document, Options, Source, Status, classify};
 
 #[derive(Parser)]
@@ -37,6 +38,10 @@ enum Command {
         /// input into this directory.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Also write `<input file name>.html` (a self-contained report page)
+        /// for each input into this directory.
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
         /// Keep phone numbers and e-mail addresses in evidence text.
         #[arg(long)]
         no_redact: bool,
@@ -80,6 +85,8 @@ enum OutputFormat {
     Table,
     /// The result document (JSON, pretty-printed; one per input).
     Json,
+    /// A self-contained HTML report page (one per input).
+    Html,
 }
 
 fn main() -> ExitCode {
@@ -89,13 +96,18 @@ fn main() -> ExitCode {
             files,
             format,
             out,
+            html,
             no_redact,
         } => {
             let options = Options {
                 redact: !no_redact,
                 ..Options::default()
             };
-            classify_files(&files, format, out.as_deref(), &options)
+            let dirs = OutDirs {
+                json: out.as_deref(),
+                html: html.as_deref(),
+            };
+            classify_files(&files, format, dirs, &options)
         }
         Command::Sample {
             mb,
@@ -178,17 +190,26 @@ fn sample(
     ExitCode::SUCCESS
 }
 
+/// Where `classify` writes a file per input, besides standard output.
+#[derive(Clone, Copy)]
+struct OutDirs<'a> {
+    /// `--out`: `<file name>.json`.
+    json: Option<&'a Path>,
+    /// `--html`: `<file name>.html`.
+    html: Option<&'a Path>,
+}
+
 fn classify_files(
     files: &[PathBuf],
     format: OutputFormat,
-    out: Option<&Path>,
+    dirs: OutDirs<'_>,
     options: &Options,
 ) -> ExitCode {
-    if let Some(dir) = out
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        eprintln!("ccp-disconnect: cannot create {}: {e}", dir.display());
-        return ExitCode::from(2);
+    for dir in [dirs.json, dirs.html].into_iter().flatten() {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("ccp-disconnect: cannot create {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
     }
     let progress = files.len() > 1 && io::stderr().is_terminal();
     let stdout = io::stdout();
@@ -220,25 +241,23 @@ fn classify_files(
             );
             failed = true;
         }
-        if let Some(dir) = out {
-            let name = match path.file_name() {
-                Some(name) if path.as_os_str() != "-" => name.to_os_string(),
-                _ => "stdin".into(),
-            };
-            let mut target = dir.join(name);
-            target.as_mut_os_string().push(".json");
-            let written = File::create(&target).and_then(|f| {
-                let mut w = BufWriter::new(f);
-                doc.write_json_line(&mut w)?;
-                w.flush()
-            });
-            if let Err(e) = written {
-                eprintln!("ccp-disconnect: cannot write {}: {e}", target.display());
-                failed = true;
-            }
+        if let Some(dir) = dirs.json
+            && let Err(message) = write_beside(dir, path, ".json", |w| doc.write_json_line(w))
+        {
+            eprintln!("ccp-disconnect: {message}");
+            failed = true;
+        }
+        if let Some(dir) = dirs.html
+            && let Err(message) = write_beside(dir, path, ".html", |w| {
+                w.write_all(html::render(&doc).as_bytes())
+            })
+        {
+            eprintln!("ccp-disconnect: {message}");
+            failed = true;
         }
         let written = match format {
             OutputFormat::Json => doc.write_json_pretty(&mut stdout),
+            OutputFormat::Html => stdout.write_all(html::render(&doc).as_bytes()),
             OutputFormat::Table => write_table(&mut stdout, path, &doc),
         };
         if written.is_err() {
@@ -251,6 +270,28 @@ fn classify_files(
     }
     let _ = stdout.flush();
     ExitCode::from(if failed { 1 } else { 0 })
+}
+
+/// Writes `<dir>/<input file name><suffix>` (`stdin<suffix>` for `-`).
+fn write_beside(
+    dir: &Path,
+    input: &Path,
+    suffix: &str,
+    body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<(), String> {
+    let name = match input.file_name() {
+        Some(name) if input.as_os_str() != "-" => name.to_os_string(),
+        _ => "stdin".into(),
+    };
+    let mut target = dir.join(name);
+    target.as_mut_os_string().push(suffix);
+    File::create(&target)
+        .and_then(|f| {
+            let mut w = BufWriter::new(f);
+            body(&mut w)?;
+            w.flush()
+        })
+        .map_err(|e| format!("cannot write {}: {e}", target.display()))
 }
 
 fn read_one(path: &Path, options: &Options) -> Result<Document, String> {

@@ -14,6 +14,7 @@ mod pipeline;
 mod reader;
 mod recognize;
 mod redact;
+pub mod render;
 mod repeats;
 pub mod time;
 mod verdict;

@@ -1,0 +1,3 @@
+//! Renderings of the result document for people.
+
+pub mod html;
