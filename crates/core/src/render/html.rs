@@ -182,7 +182,7 @@ svg.timeline .err path{fill:var(--network)}
 ol.evidence{padding-left:0;list-style:none;margin:.3rem 0}
 ol.evidence li{display:grid;grid-template-columns:2.2rem 5.5rem 8rem 1fr;gap:.5rem;padding:.25rem 0;border-bottom:1px solid var(--line)}
 ol.evidence li:target{background:#fef9c3}
-.evn{display:inline-block;min-width:1.6rem;text-align:center;background:#111827;color:#fff;border-radius:1rem;font-weight:700;font-size:.85em}
+.evn{align-self:start;display:inline-block;min-width:1.6rem;text-align:center;background:#111827;color:#fff;border-radius:1rem;font-weight:700;font-size:.85em}
 .esc{color:#b91c1c;background:#fee2e2;border-radius:.15rem;padding:0 .1rem}
 .cut{color:var(--muted);font-style:italic}
 .note{color:var(--muted);font-size:.92em}
@@ -202,7 +202,7 @@ pub fn render(doc: &Document) -> String {
     out.push_str("\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     out.push_str("<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
     out.push_str("Who hung up? ");
-    push_text_capped(&mut out, &source_name(&doc.source), ID_CAP_BYTES);
+    push_attr(&mut out, &source_name(&doc.source), ID_CAP_BYTES);
     out.push_str("</title>\n<style>");
     out.push_str(CSS);
     out.push_str("</style>\n</head>\n<body>\n<header>\n<h1>Who hung up? <span class=\"mono\">");
@@ -309,9 +309,9 @@ fn source_facts(out: &mut String, source: &Source, log: Option<&LogInfo>) {
     fact(out, "Contents", |o| {
         let _ = write!(
             o,
-            "{} agent snapshots, {} log rolls, API request lines {}{}",
-            thousands(log.snapshots),
-            thousands(log.log_rolls),
+            "{}, {}, API request lines {}{}",
+            count(log.snapshots, "agent snapshot"),
+            count(log.log_rolls, "log roll"),
             if log.api_lines {
                 "present"
             } else {
@@ -528,9 +528,27 @@ fn call_section(out: &mut String, n: usize, c: &Call, log: Option<&LogInfo>) {
     fact(out, "Confidence", |o| {
         o.push_str(confidence_words(c.confidence))
     });
-    fact(out, "Talk time", |o| match c.talk_ms {
-        Some(ms) => o.push_str(&duration(ms as Millis)),
-        None => o.push_str("<span class=\"muted\">no conversation seen</span>"),
+    let log_end = log
+        .and_then(|l| l.last_time.as_deref())
+        .and_then(crate::time::parse_iso8601);
+    fact(out, "Talk time", |o| {
+        match (c.talk_ms, c.connected_at, c.ended_at) {
+            (Some(ms), _, _) => o.push_str(&duration(ms as Millis)),
+            // Connected and never ended in the log: at least until the log ends.
+            (None, Some(from), None) => match log_end.filter(|end| *end >= from.0) {
+                Some(end) => {
+                    let _ = write!(
+                        o,
+                        "at least {} <span class=\"muted\">(still connected when the log ends)</span>",
+                        duration(end - from.0)
+                    );
+                }
+                None => {
+                    o.push_str("<span class=\"muted\">unknown (the end is not in the log)</span>")
+                }
+            },
+            _ => o.push_str("<span class=\"muted\">no conversation seen</span>"),
+        }
     });
     fact(out, "Times (UTC)", |o| {
         let _ = write!(o, "first seen {}", clock(c.first_seen.0));
@@ -691,14 +709,22 @@ fn timeline(out: &mut String, n: usize, c: &Call, log: Option<&LogInfo>) {
         cited: &cited,
         end,
         end_label,
+        // An ended call's last states are final: they run to the edge.
+        known_until: if c.ended_at.is_some() {
+            Millis::MAX
+        } else {
+            stop
+        },
         ids: true,
     };
     ctx.svg(out, start, stop, "whole call");
     // The end of a call happens within a second or two; on a call of
     // minutes it is a sliver of the axis, so it gets a close-up of its own.
-    if stop - start > 20_000 {
+    if c.ended_at.is_some() && stop - start > 20_000 {
         let from = (end - 3_000).max(start);
-        let to = (stop.max(end) + 700).min(stop.max(end + 1_000));
+        // Up to 5 s past the end for what followed it (teardown, the last
+        // snapshot); a later straggler does not stretch the close-up.
+        let to = (end + 1_500).max((stop + 700).min(end + 5_000));
         let closeup = Panel { ids: false, ..ctx };
         let _ = writeln!(
             out,
@@ -758,6 +784,9 @@ struct Panel<'a> {
     cited: &'a [u64],
     end: Millis,
     end_label: &'static str,
+    /// Where a call's last states stop: the last instant anything is known
+    /// of it, or never for an ended call.
+    known_until: Millis,
     /// Only the first panel carries the anchors the evidence list links to.
     ids: bool,
 }
@@ -829,7 +858,7 @@ impl Panel<'_> {
                 LANE_H - 2.0,
                 y + LANE_H / 2.0 + 3.0
             );
-            push_text_capped(out, lane.label, ID_CAP_BYTES);
+            push_attr(out, lane.label, ID_CAP_BYTES);
             out.push_str("</text>\n");
             let Some(machine) = lane.machine else {
                 y += LANE_H;
@@ -839,7 +868,13 @@ impl Panel<'_> {
                 self.items.iter().filter(|i| i.machine == machine).collect();
             for (k, item) in states.iter().enumerate() {
                 let s = item.time.0;
-                let e = states.get(k + 1).map(|next| next.time.0).unwrap_or(to);
+                // The last state lasts until the end of what is known, not
+                // to the panel's edge (a call the log cuts off stops there).
+                let e = states
+                    .get(k + 1)
+                    .map(|next| next.time.0)
+                    .unwrap_or(self.known_until.max(s))
+                    .min(to);
                 if e < from || s > to {
                     continue;
                 }
@@ -847,13 +882,13 @@ impl Panel<'_> {
                 let w = (x1 - x0).max(2.0);
                 // A nested <svg> clips the state name to its segment.
                 out.push_str("<g><title>");
-                push_text_capped(out, lane_label(machine), ID_CAP_BYTES);
+                push_attr(out, lane_label(machine), ID_CAP_BYTES);
                 out.push_str(": ");
                 if let Some(f) = &item.from {
-                    push_text_capped(out, f, STATE_CAP_BYTES);
+                    push_attr(out, f, STATE_CAP_BYTES);
                     out.push_str(" → ");
                 }
-                push_text_capped(out, &item.to, STATE_CAP_BYTES);
+                push_attr(out, &item.to, STATE_CAP_BYTES);
                 let _ = write!(
                     out,
                     " at {} (entry {})</title><rect class=\"{}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" rx=\"2\"/>",
@@ -870,7 +905,7 @@ impl Panel<'_> {
                         w - 2.0,
                         LANE_H / 2.0 + 3.0
                     );
-                    push_text_capped(out, &item.to, STATE_CAP_BYTES);
+                    push_attr(out, &item.to, STATE_CAP_BYTES);
                     out.push_str("</text></svg>");
                 }
                 if self.cited.contains(&item.index) && s >= from {
@@ -919,17 +954,30 @@ impl Panel<'_> {
         // The deciding evidence, numbered as in the list below and linked to it.
         self.lane_head(out, y, "Evidence");
         let mut seen: Vec<u64> = Vec::new();
-        let mut last_cx = f64::NEG_INFINITY;
-        for (k, m) in self.evidence.iter().enumerate() {
-            if !(from..=to).contains(&m.time) {
-                continue;
-            }
-            // Entries milliseconds apart would cover each other: a mark
-            // moves right of its neighbour, and a leader line keeps its time.
+        // Entries milliseconds apart would cover each other: marks are
+        // spread 17 units apart (right, then back left from the plot's edge)
+        // and a leader line keeps each one's true time.
+        let mut shown: Vec<(usize, &Mark)> = self
+            .evidence
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| (from..=to).contains(&m.time))
+            .collect();
+        // Evidence comes in log order, which is not always time order.
+        shown.sort_by_key(|(k, m)| (m.time, *k));
+        let mut xs: Vec<f64> = Vec::with_capacity(shown.len());
+        for (_, m) in &shown {
             let at = x(m.time);
-            let cx = at.max(last_cx + 17.0);
-            last_cx = cx;
-            if cx > at + 0.5 {
+            xs.push(xs.last().map_or(at, |prev| at.max(prev + 17.0)));
+        }
+        let mut limit = LABEL_W + PLOT_W + 8.0;
+        for cx in xs.iter_mut().rev() {
+            *cx = cx.min(limit);
+            limit = *cx - 17.0;
+        }
+        for ((k, m), cx) in shown.into_iter().zip(xs) {
+            let at = x(m.time);
+            if (cx - at).abs() > 0.5 {
                 let _ = write!(
                     out,
                     "<line class=\"leader\" x1=\"{at:.1}\" y1=\"{:.1}\" x2=\"{cx:.1}\" y2=\"{:.1}\"/>",
@@ -1185,6 +1233,11 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// `1 log roll`, `2 log rolls`.
+fn count(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
 fn bytes_words(n: u64) -> String {
     if n < 10_000 {
         format!("{} bytes", thousands(n))
@@ -1260,6 +1313,8 @@ fn push_text_capped(out: &mut String, s: &str, cap: usize) {
 /// Log text as a double-quoted attribute value: the quotes, `&`, `<`, `>`
 /// as entities, the characters of [`shown_escaped`] as `\u{…}` (no markup
 /// can go into an attribute), cut at `cap` bytes with a trailing `…`.
+/// Also for text where no markup may go: the page's `<title>`, and SVG
+/// `<text>` and `<title>` (an HTML `<span>` there would not be drawn).
 fn push_attr(out: &mut String, s: &str, cap: usize) {
     let start = out.len();
     for c in s.chars() {
@@ -1749,6 +1804,23 @@ mod tests {
         ));
         // An entity in the log is shown as typed, not decoded.
         assert!(page.contains("&amp;amp; &amp;lt;"));
+        // Where markup is not drawn (SVG, the page title) escapes are plain
+        // text, not <span>s that would hide them.
+        let mut svg_text = String::new();
+        for svg in page.split("<svg").skip(1) {
+            // Pieces between <svg openings (segments nest an <svg> each).
+            let svg = &svg[..svg.find("</svg>").unwrap_or(svg.len())];
+            assert!(!svg.contains("<span"), "{svg}");
+            svg_text.push_str(svg);
+        }
+        assert!(svg_text.contains("&lt;script&gt;window.__pwned=1&lt;/script&gt;"));
+        let bidi = render(&doc(vec![call("c", "t", "\u{202e}Talking")], "f"));
+        assert!(bidi.contains(">\\u{202e}Talking</text>"));
+        let title = &page[page.find("<title>").unwrap()..page.find("</title>").unwrap()];
+        assert!(
+            !title.contains("<span") && title.contains("a\\u{202e}evil"),
+            "{title}"
+        );
     }
 
     #[test]
