@@ -81,6 +81,11 @@ async function check(name) {
   const docPath = file.replace(/\.html$/, '.json');
   if (!existsSync(docPath)) return [`no result document ${docPath} beside it`];
   const doc = JSON.parse(readFileSync(docPath, 'utf8'));
+  // Hand-written labels (a scenario's .expect.json), when the caller put
+  // them beside the report as `<name>.labels.json`: an expectation that
+  // does not come from the program's own output.
+  const labelsPath = file.replace(/\.html$/, '.labels.json');
+  const labels = existsSync(labelsPath) ? JSON.parse(readFileSync(labelsPath, 'utf8')) : null;
   const literalPath = file.replace(/\.html$/, '.literal.json');
   const literal = existsSync(literalPath) ? JSON.parse(readFileSync(literalPath, 'utf8')) : null;
 
@@ -186,6 +191,21 @@ async function check(name) {
       }
     }
   });
+
+  for (const label of labels?.calls ?? []) {
+    const sec = facts.sections.find((x) => x.contact === visible(label.contact_id));
+    if (!sec) {
+      problems.push(`labelled call ${label.contact_id} has no section`);
+      continue;
+    }
+    if (!sec.classes.includes(`v-${label.disconnected_by}`)) {
+      problems.push(`${sec.id}: labelled ${label.disconnected_by}, shown as ${sec.classes.join(' ')}`);
+    }
+    for (const index of label.evidence_indices ?? []) {
+      if (!sec.evidence.includes(String(index))) problems.push(`${sec.id}: labelled evidence entry ${index} not listed`);
+    }
+  }
+  if (labels && !labels.calls) problems.push(`${labelsPath} has no "calls"`);
 
   if (literal) {
     for (const want of literal.shown ?? []) {

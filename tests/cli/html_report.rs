@@ -179,6 +179,23 @@ fn reports_open_in_a_browser_as_users_see_them() {
             .collect();
     fixtures.sort();
     assert!(fixtures.len() >= 20, "{fixtures:?}");
+    // Each scenario's hand-written labels go beside its report: the browser
+    // check finds every labelled call and cited entry on the page.
+    let mut labelled = 0;
+    for f in &fixtures {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let labels = f.with_file_name(name.replace(".json", ".expect.json"));
+        if labels.is_file() {
+            std::fs::copy(&labels, dir.join(format!("{name}.labels.json"))).unwrap();
+            labelled += 1;
+        }
+    }
+    assert_eq!(labelled, fixtures.len(), "every scenario has its labels");
+    std::fs::copy(
+        repo_root().join("events/agent-log.expected.json"),
+        dir.join("agent-log.txt.labels.json"),
+    )
+    .unwrap();
     let out = bin()
         .args(["classify", "--format", "json", "--html"])
         .arg(&*dir)

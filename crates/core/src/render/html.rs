@@ -155,7 +155,8 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;margin:.3rem 0 .8rem;font-size:.92em}
 th,td{text-align:left;padding:.2rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;color:var(--muted)}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.mono{white-space:nowrap}
 section.call{border:1px solid var(--line);border-left:6px solid var(--unknown);border-radius:.4rem;padding:.8rem 1rem;margin:1.2rem 0}
 section.call.v-agent,section.call.v-customer,section.call.v-network,section.call.v-not_connected,section.call.v-unknown{background:#fff}
 section.call.v-agent{border-left-color:var(--agent)}section.call.v-customer{border-left-color:var(--customer)}section.call.v-network{border-left-color:var(--network)}section.call.v-not_connected{border-left-color:var(--not_connected)}
