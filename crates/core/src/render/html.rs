@@ -58,6 +58,8 @@ const ID_CAP_BYTES: usize = 256;
 /// State names come from a short known list; a longer one is cut sooner
 /// (it is drawn twice per change: picture and table).
 const STATE_CAP_BYTES: usize = 64;
+/// What the core keeps of a cited entry's text (its `TEXT_CAP`).
+const CORE_TEXT_CAP_BYTES: usize = 400;
 /// Evidence notes say what a snapshot or request showed, in a line.
 const NOTE_CAP_BYTES: usize = 512;
 
@@ -1088,6 +1090,11 @@ fn evidence(out: &mut String, n: usize, c: &Call) {
         );
         push_text(out, &e.text);
         out.push_str("</code>");
+        // The core keeps the first 400 bytes of a cited entry's text and
+        // does not mark the cut; near that length, say it may be cut.
+        if e.text.len() >= CORE_TEXT_CAP_BYTES - 20 {
+            out.push_str(" <span class=\"cut\">(may be cut: the result document keeps the first 400 bytes of an entry's text)</span>");
+        }
         if let Some(note) = &e.note {
             out.push_str("<br><span class=\"note\">");
             push_text_capped(out, note, NOTE_CAP_BYTES);
@@ -1862,6 +1869,14 @@ mod tests {
         assert_eq!(page.matches("<svg class=\"timeline\"").count(), 2);
         assert!(page.contains("Round-trip time"));
         assert!(page.contains("Media connectivity was lost (network)."));
+    }
+
+    #[test]
+    fn evidence_near_the_cores_cut_says_it_may_be_cut() {
+        let mut c = call("c-1", "short", "PendingRemoteHangupState");
+        c.evidence[1].text = "x".repeat(399);
+        let page = render(&doc(vec![c], "f"));
+        assert_eq!(page.matches("(may be cut:").count(), 1, "only the long one");
     }
 
     #[test]
