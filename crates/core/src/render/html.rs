@@ -842,15 +842,31 @@ impl Panel<'_> {
         let step = tick_step(to - from);
         let first_tick =
             from.div_euclid(step) * step + if from.rem_euclid(step) == 0 { 0 } else { step };
+        // The end's label sits in the axis row, clear of the state names;
+        // a tick label it would cover is left out.
+        let ex = x(self.end);
+        let end_right = ex > LABEL_W + PLOT_W - 80.0;
+        let (end_from, end_to) = if end_right {
+            (ex - 70.0, ex + 4.0)
+        } else {
+            (ex - 4.0, ex + 70.0)
+        };
         let mut t = first_tick;
         while t <= to {
             let tx = x(t);
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "<line class=\"tick\" x1=\"{tx:.1}\" y1=\"{}\" x2=\"{tx:.1}\" y2=\"{height}\"/><text class=\"tick-label\" x=\"{tx:.1}\" y=\"12\" text-anchor=\"middle\">{}</text>",
+                "<line class=\"tick\" x1=\"{tx:.1}\" y1=\"{}\" x2=\"{tx:.1}\" y2=\"{height}\"/>",
                 AXIS_H - 6.0,
-                tick_label(t, step)
             );
+            if tx + 32.0 < end_from || tx - 32.0 > end_to {
+                let _ = write!(
+                    out,
+                    "<text class=\"tick-label\" x=\"{tx:.1}\" y=\"12\" text-anchor=\"middle\">{}</text>",
+                    tick_label(t, step)
+                );
+            }
+            out.push('\n');
             t += step;
         }
         let mut y = AXIS_H;
@@ -1009,25 +1025,21 @@ impl Panel<'_> {
         }
         y += LANE_H;
         // The end, across every lane.
-        let ex = x(self.end);
         let id = if self.ids {
             format!(" id=\"call-{}-end\"", self.n)
         } else {
             String::new()
         };
-        let anchor = if ex > LABEL_W + PLOT_W - 60.0 {
-            "end"
+        let (anchor, tx) = if end_right {
+            ("end", ex - 4.0)
         } else {
-            "start"
+            ("start", ex + 4.0)
         };
-        let tx = if anchor == "end" { ex - 4.0 } else { ex + 4.0 };
         let _ = writeln!(
             out,
-            "<g class=\"end-mark\"{id}><title>{} at {}</title><line x1=\"{ex:.1}\" y1=\"{}\" x2=\"{ex:.1}\" y2=\"{y}\"/><text x=\"{tx:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text></g>",
+            "<g class=\"end-mark\"{id}><title>{} at {}</title><line x1=\"{ex:.1}\" y1=\"4\" x2=\"{ex:.1}\" y2=\"{y}\"/><text x=\"{tx:.1}\" y=\"13\" text-anchor=\"{anchor}\">{}</text></g>",
             self.end_label,
             clock(self.end),
-            AXIS_H - 4.0,
-            AXIS_H + 10.0,
             self.end_label
         );
         out.push_str("</svg>\n");
