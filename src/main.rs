@@ -103,11 +103,7 @@ fn main() -> ExitCode {
                 redact: !no_redact,
                 ..Options::default()
             };
-            let dirs = OutDirs {
-                json: out.as_deref(),
-                html: html.as_deref(),
-            };
-            classify_files(&files, format, dirs, &options)
+            classify_files(&files, format, out.as_deref(), html.as_deref(), &options)
         }
         Command::Sample {
             mb,
@@ -190,26 +186,24 @@ fn sample(
     ExitCode::SUCCESS
 }
 
-/// Where `classify` writes a file per input, besides standard output.
-#[derive(Clone, Copy)]
-struct OutDirs<'a> {
-    /// `--out`: `<file name>.json`.
-    json: Option<&'a Path>,
-    /// `--html`: `<file name>.html`.
-    html: Option<&'a Path>,
-}
-
 fn classify_files(
     files: &[PathBuf],
     format: OutputFormat,
-    dirs: OutDirs<'_>,
+    out: Option<&Path>,
+    html_dir: Option<&Path>,
     options: &Options,
 ) -> ExitCode {
-    for dir in [dirs.json, dirs.html].into_iter().flatten() {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("ccp-disconnect: cannot create {}: {e}", dir.display());
-            return ExitCode::from(2);
-        }
+    if let Some(dir) = out
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("ccp-disconnect: cannot create {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
+    if let Some(dir) = html_dir
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("ccp-disconnect: cannot create {}: {e}", dir.display());
+        return ExitCode::from(2);
     }
     let progress = files.len() > 1 && io::stderr().is_terminal();
     let stdout = io::stdout();
@@ -241,16 +235,25 @@ fn classify_files(
             );
             failed = true;
         }
-        if let Some(dir) = dirs.json
-            && let Err(message) = write_beside(dir, path, ".json", |w| doc.write_json_line(w))
-        {
-            eprintln!("ccp-disconnect: {message}");
-            failed = true;
+        if let Some(dir) = out {
+            let name = match path.file_name() {
+                Some(name) if path.as_os_str() != "-" => name.to_os_string(),
+                _ => "stdin".into(),
+            };
+            let mut target = dir.join(name);
+            target.as_mut_os_string().push(".json");
+            let written = File::create(&target).and_then(|f| {
+                let mut w = BufWriter::new(f);
+                doc.write_json_line(&mut w)?;
+                w.flush()
+            });
+            if let Err(e) = written {
+                eprintln!("ccp-disconnect: cannot write {}: {e}", target.display());
+                failed = true;
+            }
         }
-        if let Some(dir) = dirs.html
-            && let Err(message) = write_beside(dir, path, ".html", |w| {
-                w.write_all(html::render(&doc).as_bytes())
-            })
+        if let Some(dir) = html_dir
+            && let Err(message) = write_html(dir, path, &doc)
         {
             eprintln!("ccp-disconnect: {message}");
             failed = true;
@@ -272,25 +275,16 @@ fn classify_files(
     ExitCode::from(if failed { 1 } else { 0 })
 }
 
-/// Writes `<dir>/<input file name><suffix>` (`stdin<suffix>` for `-`).
-fn write_beside(
-    dir: &Path,
-    input: &Path,
-    suffix: &str,
-    body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> Result<(), String> {
+/// `--html DIR`: writes `<DIR>/<input file name>.html`, named as `--out`
+/// names `<input file name>.json` (`stdin.html` for `-`).
+fn write_html(dir: &Path, input: &Path, doc: &Document) -> Result<(), String> {
     let name = match input.file_name() {
         Some(name) if input.as_os_str() != "-" => name.to_os_string(),
         _ => "stdin".into(),
     };
     let mut target = dir.join(name);
-    target.as_mut_os_string().push(suffix);
-    File::create(&target)
-        .and_then(|f| {
-            let mut w = BufWriter::new(f);
-            body(&mut w)?;
-            w.flush()
-        })
+    target.as_mut_os_string().push(".html");
+    std::fs::write(&target, html::render(doc))
         .map_err(|e| format!("cannot write {}: {e}", target.display()))
 }
 
