@@ -37,6 +37,10 @@ enum Command {
         /// input into this directory.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Also write `<input file name>.html` (a self-contained report page)
+        /// for each input into this directory.
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
         /// Keep phone numbers and e-mail addresses in evidence text.
         #[arg(long)]
         no_redact: bool,
@@ -80,6 +84,8 @@ enum OutputFormat {
     Table,
     /// The result document (JSON, pretty-printed; one per input).
     Json,
+    /// A self-contained HTML report page (one per input).
+    Html,
 }
 
 fn main() -> ExitCode {
@@ -89,13 +95,14 @@ fn main() -> ExitCode {
             files,
             format,
             out,
+            html,
             no_redact,
         } => {
             let options = Options {
                 redact: !no_redact,
                 ..Options::default()
             };
-            classify_files(&files, format, out.as_deref(), &options)
+            classify_files(&files, format, out.as_deref(), html.as_deref(), &options)
         }
         Command::Sample {
             mb,
@@ -182,9 +189,16 @@ fn classify_files(
     files: &[PathBuf],
     format: OutputFormat,
     out: Option<&Path>,
+    html_dir: Option<&Path>,
     options: &Options,
 ) -> ExitCode {
     if let Some(dir) = out
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("ccp-disconnect: cannot create {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
+    if let Some(dir) = html_dir
         && let Err(e) = std::fs::create_dir_all(dir)
     {
         eprintln!("ccp-disconnect: cannot create {}: {e}", dir.display());
@@ -237,8 +251,15 @@ fn classify_files(
                 failed = true;
             }
         }
+        if let Some(dir) = html_dir
+            && let Err(message) = write_html(dir, path, &doc)
+        {
+            eprintln!("ccp-disconnect: {message}");
+            failed = true;
+        }
         let written = match format {
             OutputFormat::Json => render::json::write_pretty(&mut stdout, &doc),
+            OutputFormat::Html => stdout.write_all(render::html::render(&doc).as_bytes()),
             OutputFormat::Table => render::table::write(&mut stdout, path.display(), &doc),
         };
         if written.is_err() {
@@ -251,6 +272,19 @@ fn classify_files(
     }
     let _ = stdout.flush();
     ExitCode::from(if failed { 1 } else { 0 })
+}
+
+/// `--html DIR`: writes `<DIR>/<input file name>.html`, named as `--out`
+/// names `<input file name>.json` (`stdin.html` for `-`).
+fn write_html(dir: &Path, input: &Path, doc: &Document) -> Result<(), String> {
+    let name = match input.file_name() {
+        Some(name) if input.as_os_str() != "-" => name.to_os_string(),
+        _ => "stdin".into(),
+    };
+    let mut target = dir.join(name);
+    target.as_mut_os_string().push(".html");
+    std::fs::write(&target, render::html::render(doc))
+        .map_err(|e| format!("cannot write {}: {e}", target.display()))
 }
 
 fn read_one(path: &Path, options: &Options) -> Result<Document, String> {

@@ -6,3 +6,6 @@ mod support;
 
 /// `classify` and `sample` subcommands end to end.
 mod cli;
+
+/// The HTML report, and every report opened in a real browser.
+mod html_report;
