@@ -8,7 +8,7 @@ use crate::lambda_support::fault_proxy::{Fault, FaultProxy};
 use crate::lambda_support::*;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use ccp_disconnect_lambda::{Config, Handler};
+use ccp_disconnect_lambda::{Config, Handler, InvocationError, ObjectError, RecordFailure};
 use serde_json::{Value, json};
 
 const BUCKET: &str = "ccp-logs-delivery";
@@ -201,8 +201,20 @@ async fn out_of_time_objects_fail_retryably_and_write_nothing() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.error_type, "ObjectsFailed");
-    assert!(err.message.contains("not started"), "{}", err.message);
+    assert_eq!(err.error_type(), "ObjectsFailed");
+    assert!(
+        matches!(
+            &err,
+            InvocationError::ObjectsFailed { records: 1, failures }
+                if matches!(
+                    &failures[..],
+                    [RecordFailure::Object(e @ ObjectError::OutOfTime { started: false, margin_ms: 500, .. })]
+                        if e.retryable() && e.object().key == KEY
+                )
+        ),
+        "{err:?}"
+    );
+    assert!(err.message().contains("not started"), "{err}");
     assert_eq!(proxy.counts().requests, 0);
 
     // S3 answers too slowly: stopped at the margin, per trigger.
@@ -214,7 +226,19 @@ async fn out_of_time_objects_fail_retryably_and_write_nothing() {
         )
         .await
         .unwrap_err();
-    assert!(err.message.contains("stopped"), "{}", err.message);
+    assert!(
+        matches!(
+            &err,
+            InvocationError::ObjectsFailed { records: 1, failures }
+                if matches!(
+                    &failures[..],
+                    [RecordFailure::Object(e @ ObjectError::OutOfTime { started: true, .. })]
+                        if e.retryable()
+                )
+        ),
+        "{err:?}"
+    );
+    assert!(err.message().contains("stopped"), "{err}");
     let queued = sqs_event(vec![sqs_message(
         "m1",
         &s3_put_event(BUCKET, KEY).to_string(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::lambda_support::*;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use ccp_disconnect_lambda::{Config, Handler};
+use ccp_disconnect_lambda::{Config, Handler, InvocationError, ObjectError, RecordFailure};
 use serde_json::{Value, json};
 
 const BUCKET: &str = "ccp-logs-example";
@@ -511,12 +511,25 @@ async fn failures_fail_direct_invocations() {
         s3_record(BUCKET, KEY),
     ]);
     let err = handler.handle(event, "req-fail").await.unwrap_err();
-    assert_eq!(err.error_type, "ObjectsFailed");
-    assert!(
-        err.message.contains("no-such-bucket-here"),
-        "{}",
-        err.message
-    );
+    assert_eq!(err.error_type(), "ObjectsFailed");
+    // One of the two records failed, the missing bucket, and permanently:
+    // S3's own error code, not a retryable transport failure.
+    match &err {
+        InvocationError::ObjectsFailed {
+            records: 2,
+            failures,
+        } => match &failures[..] {
+            [RecordFailure::Object(ObjectError::Get { object, cause })] => {
+                assert_eq!(object.bucket, "no-such-bucket-here");
+                assert_eq!(cause.code.as_deref(), Some("NoSuchBucket"), "{cause:?}");
+                assert_eq!(cause.status, Some(404), "{cause:?}");
+                assert!(!cause.retryable);
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    assert!(err.message().contains("no-such-bucket-here"), "{err}");
     // The good record was still processed.
     assert_two_call_verdicts(&result_doc(&s3, BUCKET, RESULT_KEY).await);
 
@@ -524,7 +537,11 @@ async fn failures_fail_direct_invocations() {
         .handle(json!({"hello": "world"}), "req-unknown")
         .await
         .unwrap_err();
-    assert_eq!(err.error_type, "UnrecognizedEvent");
+    assert_eq!(err.error_type(), "UnrecognizedEvent");
+    assert!(
+        matches!(err, InvocationError::UnrecognizedEvent { .. }),
+        "{err:?}"
+    );
 
     // An input key so long that its result key would exceed S3's 1,024
     // bytes: a permanent failure, said plainly, before anything is read.
@@ -534,10 +551,19 @@ async fn failures_fail_direct_invocations() {
         .handle(s3_put_event(BUCKET, &long_key), "req-long")
         .await
         .unwrap_err();
+    match &err {
+        InvocationError::ObjectsFailed { failures, .. } => match &failures[..] {
+            [RecordFailure::Object(e @ ObjectError::ResultKeyTooLong { bytes: 1029, .. })] => {
+                assert!(!e.retryable());
+                assert_eq!(e.object().key, long_key);
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
     assert!(
-        err.message.contains("result key would be 1029 bytes"),
-        "{}",
-        err.message
+        err.message().contains("result key would be 1029 bytes"),
+        "{err}"
     );
 
     // Not ObjectCreated: acknowledged, nothing read.

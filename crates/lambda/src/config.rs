@@ -4,12 +4,12 @@ use std::fmt;
 use std::time::Duration;
 
 /// Default for `RESULTS_PREFIX`.
-pub const DEFAULT_RESULTS_PREFIX: &str = "results/";
+pub(crate) const DEFAULT_RESULTS_PREFIX: &str = "results/";
 /// Default for `MAX_OBJECT_BYTES`: 2 GiB.
-pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 2 << 30;
+pub(crate) const DEFAULT_MAX_OBJECT_BYTES: u64 = 2 << 30;
 /// Default for `DEADLINE_MARGIN_MS`: time kept back before the invocation
 /// deadline to stop, log and answer.
-pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(2000);
+pub(crate) const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(2000);
 
 /// Output format of the log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct Config {
 }
 
 /// About 350 calls' worth of result.
-pub const DEFAULT_SPOOL_RESULTS_OVER_BYTES: usize = 1 << 20;
+pub(crate) const DEFAULT_SPOOL_RESULTS_OVER_BYTES: usize = 1 << 20;
 
 impl Default for Config {
     fn default() -> Self {

@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use tokio_util::io::SyncIoBridge;
 
 use crate::config::Config;
+use crate::error::{MAX_S3_KEY_BYTES, ObjectError, S3Location};
 use crate::key::decode_event_key;
+use crate::s3_error::SdkFailure;
 use crate::trigger::{KeyEncoding, ObjectRef};
 use crate::write::{ResultBody, Stamp, Written, write_result};
 use ccp_disconnect_core::{
@@ -21,7 +22,7 @@ use ccp_disconnect_core::{
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A result object was written (for a readable log or a rejected one).
     Written {
         bucket: String,
@@ -42,33 +43,15 @@ pub enum Outcome {
     },
     /// The object is gone (deleted before it was read): nothing to write.
     Missing { bucket: String, key: String },
-    /// Reading or writing failed. `retryable`: a later attempt may succeed
-    /// (throttling, 5xx, timeouts, a body cut short); otherwise it will not
+    /// Reading or writing failed; the error says whether a later attempt
+    /// may succeed (throttling, 5xx, timeouts, a body cut short) or not
     /// (access denied, no such bucket, an undecodable key).
-    Failed {
-        bucket: String,
-        key: String,
-        retryable: bool,
-        message: String,
-    },
+    Failed(ObjectError),
 }
 
 impl Outcome {
-    pub fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Failed { .. })
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Outcome::Written { .. } => "written",
-            Outcome::Skipped { .. } => "skipped",
-            Outcome::Missing { .. } => "missing",
-            Outcome::Failed { .. } => "failed",
-        }
-    }
-
     /// One line for a response or a Batch `resultString`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Outcome::Written {
                 status,
@@ -84,31 +67,15 @@ impl Outcome {
                 ),
                 Status::Rejected => format!(
                     "s3://{result_bucket}/{result_key}: rejected ({})",
-                    rejected.map(reject_kind_name).unwrap_or("unknown")
+                    rejected.map(RejectKind::as_str).unwrap_or("unknown")
                 ),
             },
             Outcome::Skipped { reason, .. } => format!("skipped: {reason}"),
             Outcome::Missing { bucket, key } => {
                 format!("s3://{bucket}/{key}: no such object; no result written")
             }
-            Outcome::Failed {
-                bucket,
-                key,
-                message,
-                ..
-            } => format!("s3://{bucket}/{key}: {message}"),
+            Outcome::Failed(error) => error.to_string(),
         }
-    }
-}
-
-fn reject_kind_name(kind: RejectKind) -> &'static str {
-    match kind {
-        RejectKind::Empty => "empty",
-        RejectKind::NotJson => "not_json",
-        RejectKind::NotCcpLog => "not_ccp_log",
-        RejectKind::MalformedJson => "malformed_json",
-        RejectKind::BadGzip => "bad_gzip",
-        RejectKind::TooLarge => "too_large",
     }
 }
 
@@ -120,7 +87,7 @@ fn reject_kind_name(kind: RejectKind) -> &'static str {
 /// so the event is delivered again rather than the process being killed at
 /// the deadline. A write cut off there is harmless: S3 stores a `PutObject`
 /// whole or not at all.
-pub async fn process(
+pub(crate) async fn process(
     s3: &Client,
     config: &Config,
     object: &ObjectRef,
@@ -130,28 +97,21 @@ pub async fn process(
     let started = Instant::now();
     let outcome = match stop_at {
         None => process_inner(s3, config, object).await,
-        Some(stop) if tokio::time::Instant::now() >= stop => {
-            out_of_time(object, config, "not started")
-        }
+        Some(stop) if tokio::time::Instant::now() >= stop => out_of_time(object, config, false),
         Some(stop) => tokio::time::timeout_at(stop, process_inner(s3, config, object))
             .await
-            .unwrap_or_else(|_| out_of_time(object, config, "stopped")),
+            .unwrap_or_else(|_| out_of_time(object, config, true)),
     };
     log_outcome(&outcome, object, request_id, started);
     outcome
 }
 
-fn out_of_time(object: &ObjectRef, config: &Config, what: &str) -> Outcome {
-    Outcome::Failed {
-        bucket: object.bucket.clone(),
-        key: object.raw_key.clone(),
-        retryable: true,
-        message: format!(
-            "{what}: less than DEADLINE_MARGIN_MS ({} ms) left before the invocation deadline; \
-             no result written, the event is to be delivered again",
-            config.deadline_margin.as_millis()
-        ),
-    }
+fn out_of_time(object: &ObjectRef, config: &Config, started: bool) -> Outcome {
+    Outcome::Failed(ObjectError::OutOfTime {
+        object: S3Location::new(&object.bucket, &object.raw_key),
+        started,
+        margin_ms: config.deadline_margin.as_millis(),
+    })
 }
 
 fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started: Instant) {
@@ -177,7 +137,7 @@ fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started:
                     Status::Ok => "ok",
                     Status::Rejected => "rejected",
                 },
-                rejected = rejected.map(reject_kind_name).unwrap_or(""),
+                rejected = rejected.map(RejectKind::as_str).unwrap_or(""),
                 calls = summary.calls,
                 agent = summary.agent,
                 customer = summary.customer,
@@ -213,19 +173,14 @@ fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started:
             duration_ms,
             "object not found (deleted before it was read?); no result written"
         ),
-        Outcome::Failed {
-            bucket,
-            key,
-            retryable,
-            message,
-        } => tracing::error!(
+        Outcome::Failed(error) => tracing::error!(
             request_id,
-            bucket = bucket.as_str(),
-            key = key.as_str(),
+            bucket = error.object().bucket.as_str(),
+            key = error.object().key.as_str(),
             version_id,
             outcome = "failed",
-            retryable,
-            error = message.as_str(),
+            retryable = error.retryable(),
+            error = %error.detail(),
             duration_ms,
             "object failed"
         ),
@@ -239,13 +194,11 @@ async fn process_inner(s3: &Client, config: &Config, object: &ObjectRef) -> Outc
     // form, then the key as written when that is different.
     let candidates: Vec<String> = match (object.encoding, decoded) {
         (KeyEncoding::UrlEncoded, Ok(key)) => vec![key],
-        (KeyEncoding::UrlEncoded, Err(e)) => {
-            return Outcome::Failed {
-                bucket,
-                key: object.raw_key.clone(),
-                retryable: false,
-                message: e.to_string(),
-            };
+        (KeyEncoding::UrlEncoded, Err(error)) => {
+            return Outcome::Failed(ObjectError::UndecodableKey {
+                object: S3Location::new(&bucket, &object.raw_key),
+                error,
+            });
         }
         (KeyEncoding::Ambiguous, Ok(key)) if key != object.raw_key => {
             vec![key, object.raw_key.clone()]
@@ -298,24 +251,15 @@ async fn process_key(
     version_id: Option<&str>,
     sequencer: Option<&str>,
 ) -> Outcome {
-    let failed = |retryable: bool, message: String| Outcome::Failed {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        retryable,
-        message,
-    };
+    let input = S3Location::new(bucket, key);
 
     // Known before anything is read: S3 would refuse the result's key.
     let result_key = config.result_key(key);
     if result_key.len() > MAX_S3_KEY_BYTES {
-        return failed(
-            false,
-            format!(
-                "the result key would be {} bytes, more than S3's {MAX_S3_KEY_BYTES}: \
-                 shorten the input key or RESULTS_PREFIX",
-                result_key.len()
-            ),
-        );
+        return Outcome::Failed(ObjectError::ResultKeyTooLong {
+            object: input,
+            bytes: result_key.len(),
+        });
     }
 
     let response = match s3
@@ -334,10 +278,10 @@ async fn process_key(
                     key: key.to_owned(),
                 };
             }
-            return failed(
-                is_retryable(&err),
-                format!("GetObject: {}", describe_sdk_error(&err)),
-            );
+            return Outcome::Failed(ObjectError::Get {
+                object: input,
+                cause: SdkFailure::of(&err),
+            });
         }
     };
 
@@ -380,15 +324,15 @@ async fn process_key(
                 },
             )
         }
-        _ => match classify_stream(response.body, size, source, config).await {
+        _ => match classify_stream(response.body, size, source, config, &input).await {
             Ok(doc) => doc,
-            Err(failure) => return failed(failure.retryable, failure.message),
+            Err(error) => return Outcome::Failed(error),
         },
     };
 
     let result_bucket = config.results_bucket_for(bucket).to_owned();
     let body = ResultBody::new(&document, config.spool_results_over_bytes);
-    match write_result(s3, &result_bucket, &result_key, &body, &stamp).await {
+    match write_result(s3, &input, &result_bucket, &result_key, &body, &stamp).await {
         Ok(Written::Stored) => {}
         Ok(Written::Superseded { existing }) => {
             return Outcome::Skipped {
@@ -404,7 +348,7 @@ async fn process_key(
                 ),
             };
         }
-        Err(failure) => return failed(failure.retryable, failure.message),
+        Err(error) => return Outcome::Failed(error),
     }
 
     Outcome::Written {
@@ -418,14 +362,6 @@ async fn process_key(
     }
 }
 
-/// The longest object key S3 accepts, in bytes of UTF-8.
-const MAX_S3_KEY_BYTES: usize = 1024;
-
-struct StreamFailure {
-    retryable: bool,
-    message: String,
-}
-
 /// Feeds the body to the synchronous core on a blocking thread, as it
 /// arrives: memory stays bounded by the SDK's chunk size.
 async fn classify_stream(
@@ -433,7 +369,8 @@ async fn classify_stream(
     expected_len: Option<u64>,
     source: Source,
     config: &Config,
-) -> Result<Document, StreamFailure> {
+    input: &S3Location,
+) -> Result<Document, ObjectError> {
     let options = Options {
         limits: Limits {
             max_decompressed_bytes: config.max_object_bytes,
@@ -455,13 +392,14 @@ async fn classify_stream(
     });
     match task.await {
         Ok(Ok(document)) => Ok(document),
-        Ok(Err(source_error)) => Err(StreamFailure {
-            retryable: true,
-            message: format!("reading the object body: {source_error}"),
+        Ok(Err(source_error)) => Err(ObjectError::BodyRead {
+            object: input.clone(),
+            kind: source_error.0.kind(),
+            message: source_error.to_string(),
         }),
-        Err(join_error) => Err(StreamFailure {
-            retryable: false,
-            message: format!("the classifier stopped abnormally: {join_error}"),
+        Err(join_error) => Err(ObjectError::Classifier {
+            object: input.clone(),
+            message: join_error.to_string(),
         }),
     }
 }
@@ -495,14 +433,14 @@ impl<R: Read> Read for Stoppable<R> {
 /// A reader that fails, instead of reporting end of input, when the body
 /// ends before (or runs past) its `Content-Length`: half a log must never
 /// produce a result.
-pub struct LengthChecked<R> {
+pub(crate) struct LengthChecked<R> {
     inner: R,
     read: u64,
     expected: Option<u64>,
 }
 
 impl<R> LengthChecked<R> {
-    pub fn new(inner: R, expected: Option<u64>) -> Self {
+    pub(crate) fn new(inner: R, expected: Option<u64>) -> Self {
         LengthChecked {
             inner,
             read: 0,
@@ -530,49 +468,6 @@ impl<R: Read> Read for LengthChecked<R> {
             }
         }
         Ok(n)
-    }
-}
-
-/// A one-line description: the S3 error code and message for service errors
-/// (not the raw response), the error chain otherwise.
-pub(super) fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    err: &SdkError<E, HttpResponse>,
-) -> String {
-    match err {
-        SdkError::ServiceError(service) => format!(
-            "{} (HTTP {}): {}",
-            err.code().unwrap_or("unknown error"),
-            service.raw().status().as_u16(),
-            err.message().unwrap_or("no message")
-        ),
-        _ => DisplayErrorContext(err).to_string(),
-    }
-}
-
-/// Whether a later attempt may succeed. The SDK has already retried the
-/// transient cases it knows; this decides between "redeliver" and "give up"
-/// for S3 Batch Operations (`TemporaryFailure` or `PermanentFailure`).
-pub(super) fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    match err {
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            status >= 500
-                || status == 429
-                || status == 408
-                || matches!(
-                    err.code(),
-                    Some(
-                        "SlowDown"
-                            | "Throttling"
-                            | "ThrottlingException"
-                            | "RequestTimeout"
-                            | "InternalError"
-                    )
-                )
-        }
-        SdkError::ConstructionFailure(_) => false,
-        // Timeouts, connection failures, responses cut short.
-        _ => true,
     }
 }
 
