@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::error::ObjectError;
+use crate::metrics::Metrics;
 use crate::object::{Outcome, process};
 use crate::trigger::{BatchInvocation, Item, Trigger, parse_trigger};
 
@@ -106,11 +107,28 @@ impl From<InvocationError> for Diagnostic {
 pub struct Handler {
     s3: aws_sdk_s3::Client,
     config: Config,
+    metrics: Metrics,
 }
 
 impl Handler {
+    /// A handler whose metrics (EMF lines) go to standard output, where
+    /// Lambda hands them to CloudWatch Logs with the log lines.
     pub fn new(s3: aws_sdk_s3::Client, config: Config) -> Handler {
-        Handler { s3, config }
+        Handler::with_metrics_sink(s3, config, Box::new(std::io::stdout()))
+    }
+
+    /// A handler whose metrics lines go to `sink` (tests read them back).
+    pub fn with_metrics_sink(
+        s3: aws_sdk_s3::Client,
+        config: Config,
+        sink: Box<dyn std::io::Write + Send>,
+    ) -> Handler {
+        let metrics = Metrics::new(&config, sink);
+        Handler {
+            s3,
+            config,
+            metrics,
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -276,8 +294,15 @@ impl Handler {
                     (PERMANENT_FAILURE, reason.clone())
                 }
                 Ok(object) => {
-                    let outcome =
-                        process(&self.s3, &self.config, object, request_id, call.stop_at).await;
+                    let outcome = process(
+                        &self.s3,
+                        &self.config,
+                        &self.metrics,
+                        object,
+                        request_id,
+                        call.stop_at,
+                    )
+                    .await;
                     counts.add(&outcome);
                     (batch_result_code(&outcome), outcome.describe())
                 }
@@ -306,7 +331,15 @@ impl Handler {
         let request_id = call.request_id;
         match item {
             Item::Object(object) => ItemResult::Done(
-                process(&self.s3, &self.config, object, request_id, call.stop_at).await,
+                process(
+                    &self.s3,
+                    &self.config,
+                    &self.metrics,
+                    object,
+                    request_id,
+                    call.stop_at,
+                )
+                .await,
             ),
             Item::Ignored { reason } => {
                 tracing::info!(request_id, reason = reason.as_str(), "record ignored");

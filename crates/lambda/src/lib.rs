@@ -9,13 +9,14 @@
 //! `<RESULTS_PREFIX><key>.json`. See `docs/lambda.md`.
 
 // Module graph, leaves first: `config`, `trigger`, `key`, `s3_error` →
-// `error` → `write` → `object` → `handler` → here. `trigger` and `key` are
+// `error`, `metrics` → `write` → `object` → `handler` → here. `trigger` and `key` are
 // public for the tests and the fuzz targets; the rest is reached through
 // the re-exports below.
 mod config;
 mod error;
 mod handler;
 pub mod key;
+mod metrics;
 mod object;
 mod s3_error;
 pub mod trigger;
@@ -24,6 +25,7 @@ mod write;
 pub use config::{Config, ConfigError, LogFormat};
 pub use error::{ObjectError, S3Location, WriteOp};
 pub use handler::{Handler, InvocationError, RecordFailure};
+pub use metrics::{DIMENSION_NAMES, METRIC_NAMES};
 pub use s3_error::SdkFailure;
 
 use aws_config::{BehaviorVersion, SdkConfig};

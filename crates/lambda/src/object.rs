@@ -1,8 +1,9 @@
 //! One object: read it from S3 as a stream, classify it, write the result.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
@@ -13,11 +14,13 @@ use tokio_util::io::SyncIoBridge;
 use crate::config::Config;
 use crate::error::{MAX_S3_KEY_BYTES, ObjectError, S3Location};
 use crate::key::decode_event_key;
+use crate::metrics::{Metrics, ObjectMetrics};
 use crate::s3_error::SdkFailure;
 use crate::trigger::{KeyEncoding, ObjectRef};
 use crate::write::{ResultBody, Stamp, Written, write_result};
 use ccp_disconnect_core::{
-    Document, Limits, Options, RejectKind, Rejection, Source, Status, Summary,
+    DisconnectedBy, Document, Limits, Options, Reason, RejectKind, Rejection, Source, Status,
+    Summary,
 };
 
 /// What happened to one object.
@@ -31,6 +34,10 @@ pub(crate) enum Outcome {
         /// The rejection kind when `status` is rejected.
         rejected: Option<RejectKind>,
         summary: Summary,
+        /// Calls per verdict and reason, for the metrics.
+        calls: BTreeMap<(DisconnectedBy, Reason), u64>,
+        /// Bytes of the object read from S3 (0 when it was too large to read).
+        bytes_read: u64,
         result_bucket: String,
         result_key: String,
     },
@@ -79,8 +86,9 @@ impl Outcome {
     }
 }
 
-/// Reads, classifies and writes the result for one object, and logs one
-/// summary line for it. Never panics; every failure is an [`Outcome::Failed`].
+/// Reads, classifies and writes the result for one object, logs one
+/// summary line for it and writes its metrics. Never panics; every failure
+/// is an [`Outcome::Failed`].
 ///
 /// `stop_at`: when the invocation must stop working (its deadline less the
 /// configured margin). An object not finished by then fails as retryable,
@@ -90,6 +98,7 @@ impl Outcome {
 pub(crate) async fn process(
     s3: &Client,
     config: &Config,
+    metrics: &Metrics,
     object: &ObjectRef,
     request_id: &str,
     stop_at: Option<tokio::time::Instant>,
@@ -102,8 +111,35 @@ pub(crate) async fn process(
             .await
             .unwrap_or_else(|_| out_of_time(object, config, true)),
     };
-    log_outcome(&outcome, object, request_id, started);
+    // One duration for the log line and the metric, so the two agree.
+    let duration_ms = started.elapsed().as_millis() as u64;
+    log_outcome(&outcome, object, request_id, duration_ms);
+    if let Some(counted) = object_metrics(&outcome) {
+        metrics.record(&counted, request_id, duration_ms);
+    }
     outcome
+}
+
+/// What an outcome counts for in the metrics. Skipped and missing objects
+/// count for nothing: a skipped one's result (a newer version's) is counted
+/// when that is written, and a missing one has nothing to count.
+fn object_metrics(outcome: &Outcome) -> Option<ObjectMetrics> {
+    match outcome {
+        Outcome::Written {
+            status,
+            rejected,
+            calls,
+            bytes_read,
+            ..
+        } => Some(ObjectMetrics::Processed {
+            status: *status,
+            rejected: *rejected,
+            calls: calls.clone(),
+            bytes_read: *bytes_read,
+        }),
+        Outcome::Failed(_) => Some(ObjectMetrics::Failed),
+        Outcome::Skipped { .. } | Outcome::Missing { .. } => None,
+    }
 }
 
 fn out_of_time(object: &ObjectRef, config: &Config, started: bool) -> Outcome {
@@ -114,8 +150,7 @@ fn out_of_time(object: &ObjectRef, config: &Config, started: bool) -> Outcome {
     })
 }
 
-fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started: Instant) {
-    let duration_ms = started.elapsed().as_millis() as u64;
+fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, duration_ms: u64) {
     let version_id = object.version_id.as_deref().unwrap_or("");
     match outcome {
         Outcome::Written {
@@ -126,6 +161,7 @@ fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started:
             summary,
             result_bucket,
             result_key,
+            ..
         } => {
             tracing::info!(
                 request_id,
@@ -307,11 +343,11 @@ async fn process_key(
         size,
     };
 
-    let document = match size {
+    let (document, bytes_read) = match size {
         Some(n) if n > config.max_object_bytes => {
             // Not read at all: dropping the body closes the connection.
             drop(response);
-            Document::rejected(
+            let document = Document::rejected(
                 source,
                 Rejection {
                     kind: RejectKind::TooLarge,
@@ -322,10 +358,11 @@ async fn process_key(
                     offset: None,
                     entry: None,
                 },
-            )
+            );
+            (document, 0)
         }
         _ => match classify_stream(response.body, size, source, config, &input).await {
-            Ok(doc) => doc,
+            Ok(read) => read,
             Err(error) => return Outcome::Failed(error),
         },
     };
@@ -357,20 +394,33 @@ async fn process_key(
         status: document.status,
         rejected: document.error.as_ref().map(|e| e.kind),
         summary: document.summary.clone(),
+        calls: calls_by_reason(&document),
+        bytes_read,
         result_bucket,
         result_key,
     }
 }
 
+fn calls_by_reason(document: &Document) -> BTreeMap<(DisconnectedBy, Reason), u64> {
+    let mut calls = BTreeMap::new();
+    for call in &document.calls {
+        *calls
+            .entry((call.disconnected_by, call.reason))
+            .or_insert(0) += 1;
+    }
+    calls
+}
+
 /// Feeds the body to the synchronous core on a blocking thread, as it
-/// arrives: memory stays bounded by the SDK's chunk size.
+/// arrives: memory stays bounded by the SDK's chunk size. Returns the
+/// document and the number of body bytes read.
 async fn classify_stream(
     body: ByteStream,
     expected_len: Option<u64>,
     source: Source,
     config: &Config,
     input: &S3Location,
-) -> Result<Document, ObjectError> {
+) -> Result<(Document, u64), ObjectError> {
     let options = Options {
         limits: Limits {
             max_decompressed_bytes: config.max_object_bytes,
@@ -383,15 +433,23 @@ async fn classify_stream(
     // thread cannot be cancelled, so it is told to stop at its next read.
     let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
     let stopped = stop.0.clone();
+    let read = Arc::new(AtomicU64::new(0));
+    let counter = read.clone();
     let task = tokio::task::spawn_blocking(move || {
         let input = Stoppable {
-            inner: LengthChecked::new(reader, expected_len),
+            inner: LengthChecked::new(
+                Counted {
+                    inner: reader,
+                    read: counter,
+                },
+                expected_len,
+            ),
             stopped,
         };
         ccp_disconnect_core::classify(input, source, &options)
     });
     match task.await {
-        Ok(Ok(document)) => Ok(document),
+        Ok(Ok(document)) => Ok((document, read.load(Ordering::Relaxed))),
         Ok(Err(source_error)) => Err(ObjectError::BodyRead {
             object: input.clone(),
             kind: source_error.0.kind(),
@@ -409,6 +467,21 @@ struct StopOnDrop(Arc<AtomicBool>);
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A reader that counts the bytes it passes on, for the `BytesRead` metric
+/// (the count is read after the blocking thread has finished).
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 
