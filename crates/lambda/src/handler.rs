@@ -131,12 +131,12 @@ impl Handler {
         }
     }
 
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
     /// Entry point for `lambda_runtime::service_fn`.
-    pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
+    pub(crate) async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
         let deadline = event.context.deadline();
         self.handle_until(event.payload, &event.context.request_id, Some(deadline))
             .await

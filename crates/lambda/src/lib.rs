@@ -108,6 +108,8 @@ pub async fn run() -> Result<(), Error> {
             .as_deref()
             .unwrap_or("(source bucket)"),
         max_object_bytes = handler.config().max_object_bytes,
+        metrics_namespace = handler.config().metrics_namespace.as_str(),
+        metrics_service = handler.config().metrics_service.as_str(),
         "ready"
     );
     let handler = &handler;
