@@ -32,7 +32,7 @@ async fn setup() -> (Moto, aws_sdk_s3::Client, Handler) {
         .send()
         .await
         .unwrap();
-    let handler = Handler::new(s3.clone(), Config::default());
+    let handler = quiet_handler(s3.clone(), Config::default());
     (moto, s3, handler)
 }
 
@@ -190,7 +190,7 @@ async fn out_of_time_objects_fail_retryably_and_write_nothing() {
         deadline_margin: Duration::from_millis(500),
         ..Config::default()
     };
-    let handler = Handler::new(s3_client(&proxy.endpoint), config);
+    let handler = quiet_handler(s3_client(&proxy.endpoint), config);
 
     // Less than the margin left: nothing is even requested.
     let err = handler
@@ -288,7 +288,7 @@ async fn a_newer_result_stored_mid_write_is_not_overwritten() {
     let (moto, s3, _) = setup().await;
     let v1 = put_version(&s3, Ending::Agent).await;
     let v2 = put_version(&s3, Ending::Customer).await;
-    let direct = Handler::new(s3.clone(), Config::default());
+    let direct = quiet_handler(s3.clone(), Config::default());
     direct.handle(event(&v1, OLDER), "v1").await.unwrap();
 
     let proxy = FaultProxy::start(&moto.endpoint, 0.0, 5);
@@ -313,7 +313,7 @@ async fn a_newer_result_stored_mid_write_is_not_overwritten() {
                 .unwrap();
         });
     });
-    let handler = Handler::new(s3_client(&proxy.endpoint), Config::default());
+    let handler = quiet_handler(s3_client(&proxy.endpoint), Config::default());
     let response = handler.handle(event(&v2, NEWER), "v2").await.unwrap();
     assert_eq!(response["skipped"], 1, "{response}");
     assert_eq!(
@@ -332,7 +332,7 @@ async fn without_conditional_writes_the_stamp_is_still_checked() {
     let v2 = put_version(&s3, Ending::Customer).await;
     let proxy = FaultProxy::start(&moto.endpoint, 0.0, 9);
     proxy.refuse_conditional_writes(true);
-    let handler = Handler::new(s3_client(&proxy.endpoint), Config::default());
+    let handler = quiet_handler(s3_client(&proxy.endpoint), Config::default());
 
     let response = handler.handle(event(&v2, NEWER), "v2").await.unwrap();
     assert_eq!(response["written"], 1, "{response}");

@@ -16,7 +16,7 @@ async fn setup() -> (Moto, aws_sdk_s3::Client, Handler) {
     let moto = Moto::start();
     let s3 = moto.client();
     create_bucket(&s3, BUCKET).await;
-    let handler = Handler::new(s3.clone(), Config::default());
+    let handler = quiet_handler(s3.clone(), Config::default());
     (moto, s3, handler)
 }
 
@@ -134,7 +134,7 @@ async fn results_bucket_elsewhere() {
         results_prefix: "out/".into(),
         ..Config::default()
     };
-    let handler = Handler::new(s3.clone(), config);
+    let handler = quiet_handler(s3.clone(), config);
     // With results in another bucket, `results/` in the source bucket is input.
     put(&s3, BUCKET, "results/agent-log.txt", &two_call_log()).await;
     handler
@@ -184,7 +184,7 @@ async fn unreadable_log_gets_a_rejected_result_and_no_retry() {
 #[tokio::test]
 async fn object_over_the_size_cap_is_rejected_unread() {
     let (_moto, s3, _) = setup().await;
-    let handler = Handler::new(
+    let handler = quiet_handler(
         s3.clone(),
         Config {
             max_object_bytes: 100,
@@ -210,7 +210,7 @@ async fn object_over_the_size_cap_is_rejected_unread() {
     );
 
     // The cap also bounds decompressed bytes: a small gzip of a bigger log.
-    let handler = Handler::new(
+    let handler = quiet_handler(
         s3.clone(),
         Config {
             max_object_bytes: 1000,
@@ -494,7 +494,7 @@ async fn batch_operations_schema_2_and_temporary_failure() {
         )
         .http_client(ccp_disconnect_lambda::https_client())
         .build();
-    let handler = Handler::new(aws_sdk_s3::Client::from_conf(dead), Config::default());
+    let handler = quiet_handler(aws_sdk_s3::Client::from_conf(dead), Config::default());
     let response = handler.handle(event(BUCKET), "batch-3").await.unwrap();
     assert_eq!(
         batch_results(&response),
@@ -584,7 +584,7 @@ async fn a_spooled_result_is_the_same_bytes_and_leaves_no_file() {
     let in_memory = get(&s3, BUCKET, RESULT_KEY).await.unwrap().0;
 
     // Every result spooled through a temporary file.
-    let spooling = Handler::new(
+    let spooling = quiet_handler(
         s3.clone(),
         Config {
             spool_results_over_bytes: 0,
