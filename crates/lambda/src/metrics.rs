@@ -37,7 +37,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ccp_disconnect_core::{DisconnectedBy, Reason, RejectKind, Status};
+use ccp_disconnect_core::{DisconnectedBy, Reason, RejectKind};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
@@ -76,7 +76,7 @@ const KIND: &str = "Kind";
 pub(crate) enum ObjectMetrics {
     /// A result was written.
     Processed {
-        status: Status,
+        /// The rejection kind, for a log that was not a readable CCP log.
         rejected: Option<RejectKind>,
         /// Calls per verdict and reason (a reason has one verdict; the pair
         /// is kept so the verdict comes from the document, not recomputed).
@@ -156,57 +156,52 @@ impl Metrics {
                 &[(LOGS_FAILED, 1)],
             )],
             ObjectMetrics::Processed {
-                status,
                 rejected,
                 calls,
                 bytes_read,
             } => {
+                let units = [
+                    (LOGS_PROCESSED, "Count"),
+                    (PROCESSING_TIME, "Milliseconds"),
+                    (BYTES_READ, "Bytes"),
+                ];
                 let values = [
                     (LOGS_PROCESSED, 1),
                     (PROCESSING_TIME, duration_ms),
                     (BYTES_READ, *bytes_read),
                 ];
-                let object_metrics: &[(&str, &str)] = &[
-                    (LOGS_PROCESSED, "Count"),
-                    (PROCESSING_TIME, "Milliseconds"),
-                    (BYTES_READ, "Bytes"),
-                ];
                 let mut lines = Vec::with_capacity(1 + calls.len());
-                lines.push(match (status, rejected) {
-                    (Status::Rejected, Some(kind)) => self.document(
+                lines.push(match rejected {
+                    // LogsRejected in a directive of its own: it alone also
+                    // goes by Kind (the total and the split in one
+                    // directive, so each metric name is in exactly one).
+                    Some(kind) => self.document(
                         timestamp,
                         request_id,
                         &[
                             Directive {
                                 dimensions: &[&[SERVICE]],
-                                metrics: object_metrics,
+                                metrics: &units,
                             },
-                            // The total and the split by kind in one
-                            // directive: each metric name is in exactly one.
                             Directive {
                                 dimensions: &[&[SERVICE], &[SERVICE, KIND]],
                                 metrics: &[(LOGS_REJECTED, "Count")],
                             },
                         ],
                         &[(KIND, kind.as_str())],
-                        &[values[0], values[1], values[2], (LOGS_REJECTED, 1)],
+                        &[&values[..], &[(LOGS_REJECTED, 1)]].concat(),
                     ),
-                    // A zero, not nothing, so a rate over LogsProcessed
-                    // and a quiet alarm both have data.
-                    _ => self.document(
+                    // A zero, not nothing, so that a rejected share and a
+                    // quiet alarm both have data.
+                    None => self.document(
                         timestamp,
                         request_id,
                         &[Directive {
                             dimensions: &[&[SERVICE]],
-                            metrics: &[
-                                object_metrics[0],
-                                object_metrics[1],
-                                object_metrics[2],
-                                (LOGS_REJECTED, "Count"),
-                            ],
+                            metrics: &[&units[..], &[(LOGS_REJECTED, "Count")]].concat(),
                         }],
                         &[],
-                        &[values[0], values[1], values[2], (LOGS_REJECTED, 0)],
+                        &[&values[..], &[(LOGS_REJECTED, 0)]].concat(),
                     ),
                 });
                 for (&(verdict, reason), &count) in calls {
@@ -298,13 +293,11 @@ mod tests {
         let shapes = [
             ObjectMetrics::Failed,
             ObjectMetrics::Processed {
-                status: Status::Ok,
                 rejected: None,
                 calls,
                 bytes_read: 10,
             },
             ObjectMetrics::Processed {
-                status: Status::Rejected,
                 rejected: Some(RejectKind::NotJson),
                 calls: BTreeMap::new(),
                 bytes_read: 3,

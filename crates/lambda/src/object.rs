@@ -126,13 +126,11 @@ pub(crate) async fn process(
 fn object_metrics(outcome: &Outcome) -> Option<ObjectMetrics> {
     match outcome {
         Outcome::Written {
-            status,
             rejected,
             calls,
             bytes_read,
             ..
         } => Some(ObjectMetrics::Processed {
-            status: *status,
             rejected: *rejected,
             calls: calls.clone(),
             bytes_read: *bytes_read,
