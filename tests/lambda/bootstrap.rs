@@ -12,6 +12,8 @@ const BUCKET: &str = "ccp-logs-example";
 /// moto does not check signatures, so any secret works; this one must never
 /// appear in the function's output.
 const LOGGED_NEVER_SECRET: &str = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
+/// Also the default `Service` dimension of the metrics.
+const FUNCTION_NAME: &str = "stack-classifier";
 
 struct Function {
     child: Child,
@@ -23,7 +25,7 @@ impl Function {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", api.address())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "ccp-disconnect")
+            .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_REGION", REGION)
@@ -152,6 +154,35 @@ async fn binary_serves_s3_and_sqs_invocations() {
     assert_eq!(first["status"], "ok");
     assert!(first["duration_ms"].is_u64());
     assert_eq!(processed.len(), 3, "{logs}");
+    // The metrics (EMF) lines are in the same stream: for req-s3, one line
+    // for the object and one per reason of its two calls (one agent, one
+    // customer), under the default namespace and the function's name.
+    let emf: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("_aws").is_some() && l["request_id"] == "req-s3")
+        .collect();
+    assert_eq!(emf.len(), 3, "{logs}");
+    for line in &emf {
+        assert_eq!(line["Service"], FUNCTION_NAME, "{line}");
+        let directives = line["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        assert!(
+            directives
+                .iter()
+                .all(|d| d["Namespace"] == "ccp-disconnect")
+        );
+        assert!(line["_aws"]["Timestamp"].is_u64(), "{line}");
+    }
+    assert_eq!(
+        emf.iter().filter(|l| l["LogsProcessed"] == 1).count(),
+        1,
+        "{logs}"
+    );
+    let mut verdicts: Vec<(&str, u64)> = emf
+        .iter()
+        .filter_map(|l| Some((l["DisconnectedBy"].as_str()?, l["Calls"].as_u64()?)))
+        .collect();
+    verdicts.sort();
+    assert_eq!(verdicts, [("agent", 1), ("customer", 1)], "{logs}");
     // No object bodies (the log's contact ids) and no credentials in logs.
     assert!(
         !logs.contains(AGENT_CALL) && !logs.contains(CUSTOMER_CALL),

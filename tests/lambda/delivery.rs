@@ -8,7 +8,7 @@ use crate::lambda_support::fault_proxy::{Fault, FaultProxy};
 use crate::lambda_support::*;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use ccp_disconnect_lambda::{Config, Handler};
+use ccp_disconnect_lambda::{Config, Handler, InvocationError, ObjectError, RecordFailure};
 use serde_json::{Value, json};
 
 const BUCKET: &str = "ccp-logs-delivery";
@@ -32,7 +32,7 @@ async fn setup() -> (Moto, aws_sdk_s3::Client, Handler) {
         .send()
         .await
         .unwrap();
-    let handler = Handler::new(s3.clone(), Config::default());
+    let handler = quiet_handler(s3.clone(), Config::default());
     (moto, s3, handler)
 }
 
@@ -190,7 +190,7 @@ async fn out_of_time_objects_fail_retryably_and_write_nothing() {
         deadline_margin: Duration::from_millis(500),
         ..Config::default()
     };
-    let handler = Handler::new(s3_client(&proxy.endpoint), config);
+    let handler = quiet_handler(s3_client(&proxy.endpoint), config);
 
     // Less than the margin left: nothing is even requested.
     let err = handler
@@ -201,8 +201,20 @@ async fn out_of_time_objects_fail_retryably_and_write_nothing() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.error_type, "ObjectsFailed");
-    assert!(err.message.contains("not started"), "{}", err.message);
+    assert_eq!(err.error_type(), "ObjectsFailed");
+    assert!(
+        matches!(
+            &err,
+            InvocationError::ObjectsFailed { records: 1, failures }
+                if matches!(
+                    &failures[..],
+                    [RecordFailure::Object(e @ ObjectError::OutOfTime { started: false, margin_ms: 500, .. })]
+                        if e.retryable() && e.object().key == KEY
+                )
+        ),
+        "{err:?}"
+    );
+    assert!(err.message().contains("not started"), "{err}");
     assert_eq!(proxy.counts().requests, 0);
 
     // S3 answers too slowly: stopped at the margin, per trigger.
@@ -214,7 +226,19 @@ async fn out_of_time_objects_fail_retryably_and_write_nothing() {
         )
         .await
         .unwrap_err();
-    assert!(err.message.contains("stopped"), "{}", err.message);
+    assert!(
+        matches!(
+            &err,
+            InvocationError::ObjectsFailed { records: 1, failures }
+                if matches!(
+                    &failures[..],
+                    [RecordFailure::Object(e @ ObjectError::OutOfTime { started: true, .. })]
+                        if e.retryable()
+                )
+        ),
+        "{err:?}"
+    );
+    assert!(err.message().contains("stopped"), "{err}");
     let queued = sqs_event(vec![sqs_message(
         "m1",
         &s3_put_event(BUCKET, KEY).to_string(),
@@ -264,7 +288,7 @@ async fn a_newer_result_stored_mid_write_is_not_overwritten() {
     let (moto, s3, _) = setup().await;
     let v1 = put_version(&s3, Ending::Agent).await;
     let v2 = put_version(&s3, Ending::Customer).await;
-    let direct = Handler::new(s3.clone(), Config::default());
+    let direct = quiet_handler(s3.clone(), Config::default());
     direct.handle(event(&v1, OLDER), "v1").await.unwrap();
 
     let proxy = FaultProxy::start(&moto.endpoint, 0.0, 5);
@@ -289,7 +313,7 @@ async fn a_newer_result_stored_mid_write_is_not_overwritten() {
                 .unwrap();
         });
     });
-    let handler = Handler::new(s3_client(&proxy.endpoint), Config::default());
+    let handler = quiet_handler(s3_client(&proxy.endpoint), Config::default());
     let response = handler.handle(event(&v2, NEWER), "v2").await.unwrap();
     assert_eq!(response["skipped"], 1, "{response}");
     assert_eq!(
@@ -308,7 +332,7 @@ async fn without_conditional_writes_the_stamp_is_still_checked() {
     let v2 = put_version(&s3, Ending::Customer).await;
     let proxy = FaultProxy::start(&moto.endpoint, 0.0, 9);
     proxy.refuse_conditional_writes(true);
-    let handler = Handler::new(s3_client(&proxy.endpoint), Config::default());
+    let handler = quiet_handler(s3_client(&proxy.endpoint), Config::default());
 
     let response = handler.handle(event(&v2, NEWER), "v2").await.unwrap();
     assert_eq!(response["written"], 1, "{response}");

@@ -4,8 +4,8 @@
 use crate::support::repo_root;
 
 use crate::lambda_support::*;
+use ccp_disconnect_lambda::Config;
 use ccp_disconnect_lambda::trigger::{Item, KeyEncoding, ObjectRef, Trigger, parse_trigger};
-use ccp_disconnect_lambda::{Config, Handler};
 use serde_json::Value;
 
 const BUCKET: &str = "ccp-logs-example";
@@ -88,7 +88,7 @@ async fn samples_run_end_to_end_with_the_bundled_log() {
     create_bucket(&s3, BUCKET).await;
     let log = std::fs::read(repo_root().join("events/agent-log.txt")).unwrap();
     put(&s3, BUCKET, KEY, &log).await;
-    let handler = Handler::new(s3.clone(), Config::default());
+    let handler = quiet_handler(s3.clone(), Config::default());
 
     // Hand-labelled verdicts for the sample log (kept with the log).
     let expected = sample("agent-log.expected.json");

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use crate::lambda_support::fault_proxy::FaultProxy;
 use crate::lambda_support::*;
 use ccp_disconnect_core::{Options, Source};
-use ccp_disconnect_lambda::{Config, Handler};
+use ccp_disconnect_lambda::Config;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
@@ -115,7 +115,7 @@ async fn a_thousand_logs_through_twenty_percent_faults() {
     uploads.join_all().await;
 
     let proxy = FaultProxy::start(&moto.endpoint, FAULT_RATE, 0x5eed);
-    let handler = Handler::new(s3_client_quick_retries(&proxy.endpoint), Config::default());
+    let handler = quiet_handler(s3_client_quick_retries(&proxy.endpoint), Config::default());
 
     // Half as S3 notifications of five records, half as SQS batches of ten.
     let mut pending: VecDeque<Delivery> = VecDeque::new();

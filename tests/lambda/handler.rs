@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::lambda_support::*;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use ccp_disconnect_lambda::{Config, Handler};
+use ccp_disconnect_lambda::{Config, Handler, InvocationError, ObjectError, RecordFailure};
 use serde_json::{Value, json};
 
 const BUCKET: &str = "ccp-logs-example";
@@ -16,7 +16,7 @@ async fn setup() -> (Moto, aws_sdk_s3::Client, Handler) {
     let moto = Moto::start();
     let s3 = moto.client();
     create_bucket(&s3, BUCKET).await;
-    let handler = Handler::new(s3.clone(), Config::default());
+    let handler = quiet_handler(s3.clone(), Config::default());
     (moto, s3, handler)
 }
 
@@ -134,7 +134,7 @@ async fn results_bucket_elsewhere() {
         results_prefix: "out/".into(),
         ..Config::default()
     };
-    let handler = Handler::new(s3.clone(), config);
+    let handler = quiet_handler(s3.clone(), config);
     // With results in another bucket, `results/` in the source bucket is input.
     put(&s3, BUCKET, "results/agent-log.txt", &two_call_log()).await;
     handler
@@ -184,7 +184,7 @@ async fn unreadable_log_gets_a_rejected_result_and_no_retry() {
 #[tokio::test]
 async fn object_over_the_size_cap_is_rejected_unread() {
     let (_moto, s3, _) = setup().await;
-    let handler = Handler::new(
+    let handler = quiet_handler(
         s3.clone(),
         Config {
             max_object_bytes: 100,
@@ -210,7 +210,7 @@ async fn object_over_the_size_cap_is_rejected_unread() {
     );
 
     // The cap also bounds decompressed bytes: a small gzip of a bigger log.
-    let handler = Handler::new(
+    let handler = quiet_handler(
         s3.clone(),
         Config {
             max_object_bytes: 1000,
@@ -494,7 +494,7 @@ async fn batch_operations_schema_2_and_temporary_failure() {
         )
         .http_client(ccp_disconnect_lambda::https_client())
         .build();
-    let handler = Handler::new(aws_sdk_s3::Client::from_conf(dead), Config::default());
+    let handler = quiet_handler(aws_sdk_s3::Client::from_conf(dead), Config::default());
     let response = handler.handle(event(BUCKET), "batch-3").await.unwrap();
     assert_eq!(
         batch_results(&response),
@@ -511,12 +511,25 @@ async fn failures_fail_direct_invocations() {
         s3_record(BUCKET, KEY),
     ]);
     let err = handler.handle(event, "req-fail").await.unwrap_err();
-    assert_eq!(err.error_type, "ObjectsFailed");
-    assert!(
-        err.message.contains("no-such-bucket-here"),
-        "{}",
-        err.message
-    );
+    assert_eq!(err.error_type(), "ObjectsFailed");
+    // One of the two records failed, the missing bucket, and permanently:
+    // S3's own error code, not a retryable transport failure.
+    match &err {
+        InvocationError::ObjectsFailed {
+            records: 2,
+            failures,
+        } => match &failures[..] {
+            [RecordFailure::Object(ObjectError::Get { object, cause })] => {
+                assert_eq!(object.bucket, "no-such-bucket-here");
+                assert_eq!(cause.code.as_deref(), Some("NoSuchBucket"), "{cause:?}");
+                assert_eq!(cause.status, Some(404), "{cause:?}");
+                assert!(!cause.retryable);
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    assert!(err.message().contains("no-such-bucket-here"), "{err}");
     // The good record was still processed.
     assert_two_call_verdicts(&result_doc(&s3, BUCKET, RESULT_KEY).await);
 
@@ -524,7 +537,11 @@ async fn failures_fail_direct_invocations() {
         .handle(json!({"hello": "world"}), "req-unknown")
         .await
         .unwrap_err();
-    assert_eq!(err.error_type, "UnrecognizedEvent");
+    assert_eq!(err.error_type(), "UnrecognizedEvent");
+    assert!(
+        matches!(err, InvocationError::UnrecognizedEvent { .. }),
+        "{err:?}"
+    );
 
     // An input key so long that its result key would exceed S3's 1,024
     // bytes: a permanent failure, said plainly, before anything is read.
@@ -534,10 +551,19 @@ async fn failures_fail_direct_invocations() {
         .handle(s3_put_event(BUCKET, &long_key), "req-long")
         .await
         .unwrap_err();
+    match &err {
+        InvocationError::ObjectsFailed { failures, .. } => match &failures[..] {
+            [RecordFailure::Object(e @ ObjectError::ResultKeyTooLong { bytes: 1029, .. })] => {
+                assert!(!e.retryable());
+                assert_eq!(e.object().key, long_key);
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
     assert!(
-        err.message.contains("result key would be 1029 bytes"),
-        "{}",
-        err.message
+        err.message().contains("result key would be 1029 bytes"),
+        "{err}"
     );
 
     // Not ObjectCreated: acknowledged, nothing read.
@@ -558,7 +584,7 @@ async fn a_spooled_result_is_the_same_bytes_and_leaves_no_file() {
     let in_memory = get(&s3, BUCKET, RESULT_KEY).await.unwrap().0;
 
     // Every result spooled through a temporary file.
-    let spooling = Handler::new(
+    let spooling = quiet_handler(
         s3.clone(),
         Config {
             spool_results_over_bytes: 0,

@@ -724,3 +724,379 @@ fn outputs_name_what_users_need() {
         r#ref("DeadLetterQueue")
     );
 }
+
+// ------------------------------------------------------------------ metrics, dashboard, alarms
+
+/// The text of a `Fn::Sub` with every `${...}` resolved: parameters to their
+/// defaults, pseudo parameters to fixed stand-ins, `Resource` and
+/// `Resource.Attribute` to `res:<name>` (the resource must exist). An unknown
+/// name fails the test, as it would fail the deployment.
+fn resolve_sub(t: &Value, text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("unclosed ${") + start;
+        let name = &rest[start + 2..end];
+        let value = match name {
+            "AWS::Region" => "us-east-1".to_owned(),
+            "AWS::StackName" => "stack".to_owned(),
+            "AWS::AccountId" => "123456789012".to_owned(),
+            "AWS::Partition" => "aws".to_owned(),
+            _ if t["Parameters"].get(name).is_some() => param_default(t, name),
+            _ => {
+                let resource = name.split('.').next().unwrap();
+                assert!(
+                    resources(t).contains_key(resource),
+                    "${{{name}}} names nothing"
+                );
+                format!("res:{name}")
+            }
+        };
+        out.push_str(&value);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `Service` dimension value the function uses, as deployed.
+fn metrics_service(t: &Value) -> String {
+    let env = &resource(t, "ClassifierFunction")["Properties"]["Environment"]["Variables"];
+    resolve_sub(
+        t,
+        sub_template(&env["METRICS_SERVICE"]).expect("METRICS_SERVICE"),
+    )
+}
+
+/// Checks one metric of the function's namespace: a name the code emits,
+/// dimensions the code emits, the deployed `Service`, and verdict and kind
+/// values from the core's closed lists. (Reason values have no list to check
+/// against, so the template names none; the dashboard finds them by SEARCH.)
+fn check_own_metric(t: &Value, name: &str, dimensions: &[(String, String)], what: &str) {
+    use ccp_disconnect_core::{DisconnectedBy, RejectKind};
+    use ccp_disconnect_lambda::{DIMENSION_NAMES, METRIC_NAMES};
+    assert!(
+        METRIC_NAMES.contains(&name),
+        "{what}: {name} is not emitted"
+    );
+    assert!(
+        dimensions.iter().any(|(d, _)| d == "Service"),
+        "{what}: {name} without Service"
+    );
+    for (dimension, value) in dimensions {
+        assert!(
+            DIMENSION_NAMES.contains(&dimension.as_str()),
+            "{what}: dimension {dimension}"
+        );
+        match dimension.as_str() {
+            "Service" => assert_eq!(*value, metrics_service(t), "{what}"),
+            "DisconnectedBy" => assert!(
+                DisconnectedBy::ALL.iter().any(|v| v.as_str() == value),
+                "{what}: DisconnectedBy={value}"
+            ),
+            "Kind" => assert!(
+                RejectKind::ALL.iter().any(|v| v.as_str() == value),
+                "{what}: Kind={value}"
+            ),
+            other => panic!("{what}: {other}={value} cannot be checked; use SEARCH"),
+        }
+    }
+}
+
+/// `SEARCH('{namespace,Dim,...} MetricName="X" Service="Y"', ...)`: the
+/// schema's namespace and dimensions, the metric name and the service.
+fn check_search(t: &Value, expression: &str, namespace: &str, what: &str) -> String {
+    use ccp_disconnect_lambda::{DIMENSION_NAMES, METRIC_NAMES};
+    let schema_start = expression.find("SEARCH('{").expect("SEARCH('{") + 9;
+    let schema_end = expression[schema_start..].find('}').unwrap() + schema_start;
+    let mut schema = expression[schema_start..schema_end].split(',');
+    assert_eq!(schema.next(), Some(namespace), "{what}: {expression}");
+    let dims: Vec<&str> = schema.collect();
+    assert!(dims.contains(&"Service"), "{what}: {expression}");
+    assert!(
+        dims.iter().all(|d| DIMENSION_NAMES.contains(d)),
+        "{what}: {expression}"
+    );
+    let quoted = |key: &str| {
+        let start = expression
+            .find(&format!("{key}=\""))
+            .unwrap_or_else(|| panic!("{what}: no {key} in {expression}"))
+            + key.len()
+            + 2;
+        let end = expression[start..].find('"').unwrap() + start;
+        expression[start..end].to_owned()
+    };
+    let name = quoted("MetricName");
+    assert!(METRIC_NAMES.contains(&name.as_str()), "{what}: {name}");
+    assert_eq!(quoted("Service"), metrics_service(t), "{what}");
+    name
+}
+
+/// The lower-case identifiers of a metric-math expression outside quotes:
+/// the ids it refers to (functions are upper case).
+fn expression_ids(expression: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut in_quote: Option<char> = None;
+    let mut word = String::new();
+    for c in expression.chars().chain([' ']) {
+        match in_quote {
+            Some(q) if c == q => in_quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => in_quote = Some(c),
+            None if c.is_ascii_alphanumeric() || c == '_' => {
+                word.push(c);
+                continue;
+            }
+            None => {}
+        }
+        if word.starts_with(|c: char| c.is_ascii_lowercase()) {
+            ids.push(std::mem::take(&mut word));
+        }
+        word.clear();
+    }
+    ids
+}
+
+#[test]
+fn the_function_is_told_its_metrics_namespace_and_service() {
+    let t = template();
+    let f = &resource(&t, "ClassifierFunction")["Properties"];
+    let env = &f["Environment"]["Variables"];
+    assert_eq!(env["METRICS_NAMESPACE"], r#ref("MetricsNamespace"));
+    // The service is the function's name: the same text as FunctionName.
+    assert_eq!(
+        sub_template(&env["METRICS_SERVICE"]),
+        sub_template(&f["FunctionName"])
+    );
+    // The namespace parameter allows only what the function accepts.
+    let default = param_default(&t, "MetricsNamespace");
+    let config = ccp_disconnect_lambda::Config::from_lookup(|name| match name {
+        "METRICS_NAMESPACE" => Some(default.clone()),
+        "METRICS_SERVICE" => Some(metrics_service(&t)),
+        _ => None,
+    })
+    .expect("the template's defaults are a valid configuration");
+    assert_eq!(config.metrics_namespace, default);
+}
+
+#[test]
+fn dashboard_shows_only_and_all_metrics_the_function_emits() {
+    let t = template();
+    let namespace = param_default(&t, "MetricsNamespace");
+    let body = &resource(&t, "Dashboard")["Properties"]["DashboardBody"];
+    let text = resolve_sub(&t, sub_template(body).expect("DashboardBody is a Sub"));
+    let body: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the dashboard body is not JSON ({e}):\n{text}"));
+
+    let mut shown = std::collections::BTreeSet::new();
+    let mut alarms_shown = Vec::new();
+    let widgets = body["widgets"].as_array().expect("widgets");
+    for widget in widgets {
+        let props = &widget["properties"];
+        let title = props["title"].as_str().expect("every widget has a title");
+        match widget["type"].as_str().unwrap() {
+            "metric" => {
+                assert_eq!(props["region"], "us-east-1", "{title}");
+                let rows = props["metrics"].as_array().expect("metrics");
+                let ids: Vec<&str> = rows
+                    .iter()
+                    .filter_map(|r| r.as_array()?.last()?.get("id")?.as_str())
+                    .collect();
+                for row in rows {
+                    let row = row.as_array().expect("a metric row is an array");
+                    if let Some(expression) = row[0].get("expression") {
+                        let expression = expression.as_str().unwrap();
+                        if expression.contains("SEARCH(") {
+                            shown.insert(check_search(&t, expression, &namespace, title));
+                        } else {
+                            for id in expression_ids(expression) {
+                                assert!(
+                                    ids.contains(&id.as_str()),
+                                    "{title}: {id} in {expression}"
+                                );
+                            }
+                        }
+                        continue;
+                    }
+                    // [namespace, name, dim, value, ..., {options}], no "." shorthand.
+                    let words: Vec<&str> = row.iter().filter_map(Value::as_str).collect();
+                    assert!(!words.contains(&"."), "{title}: spell rows out");
+                    let (ns, name) = (words[0], words[1]);
+                    let dims: Vec<(String, String)> = words[2..]
+                        .chunks(2)
+                        .map(|p| (p[0].to_owned(), p[1].to_owned()))
+                        .collect();
+                    match ns {
+                        _ if ns == namespace => {
+                            check_own_metric(&t, name, &dims, title);
+                            shown.insert(name.to_owned());
+                        }
+                        "AWS/Lambda" => {
+                            assert!(
+                                ["Errors", "Throttles", "Duration"].contains(&name),
+                                "{name}"
+                            );
+                            assert_eq!(
+                                dims,
+                                [("FunctionName".into(), "res:ClassifierFunction".into())]
+                            );
+                        }
+                        "AWS/SQS" => {
+                            assert_eq!(name, "ApproximateNumberOfMessagesVisible");
+                            assert_eq!(
+                                dims,
+                                [("QueueName".into(), "res:DeadLetterQueue.QueueName".into())]
+                            );
+                        }
+                        other => panic!("{title}: namespace {other}"),
+                    }
+                }
+            }
+            "alarm" => {
+                for arn in props["alarms"].as_array().unwrap() {
+                    let name = arn
+                        .as_str()
+                        .and_then(|a| a.strip_prefix("res:"))
+                        .and_then(|a| a.strip_suffix(".Arn"))
+                        .unwrap_or_else(|| panic!("{title}: {arn}"));
+                    assert_eq!(resource(&t, name)["Type"], "AWS::CloudWatch::Alarm");
+                    alarms_shown.push(name.to_owned());
+                }
+            }
+            other => panic!("unexpected widget type {other}"),
+        }
+    }
+    let emitted: std::collections::BTreeSet<String> = ccp_disconnect_lambda::METRIC_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(shown, emitted, "every emitted metric has a graph");
+    // Every alarm of the stack is on the dashboard.
+    let mut alarms: Vec<String> = resources(&t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(n, _)| n.clone())
+        .collect();
+    alarms.sort();
+    alarms_shown.sort();
+    assert_eq!(alarms_shown, alarms);
+}
+
+#[test]
+fn alarms_on_the_functions_metrics() {
+    let t = template();
+    let topic =
+        json!({ "Fn::If": ["HasAlarmTopic", [r#ref("AlarmTopicArn")], r#ref("AWS::NoValue")] });
+    let mut own = Vec::new();
+    for (name, r) in resources(&t) {
+        if r["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        let p = &r["Properties"];
+        // Every alarm, old and new, goes to the optional topic.
+        assert_eq!(p["AlarmActions"], topic, "{name}");
+        assert_eq!(p["TreatMissingData"], "notBreaching", "{name}");
+        let mut metrics = Vec::new();
+        if p.get("MetricName").is_some() {
+            metrics.push(p.clone());
+        }
+        let queries = p["Metrics"].as_array().cloned().unwrap_or_default();
+        let ids: Vec<&str> = queries.iter().map(|q| q["Id"].as_str().unwrap()).collect();
+        for q in &queries {
+            if let Some(stat) = q.get("MetricStat") {
+                metrics.push(stat["Metric"].clone());
+            }
+            if let Some(expression) = q.get("Expression") {
+                let text = resolve_sub(&t, sub_template(expression).unwrap());
+                for id in expression_ids(&text) {
+                    assert!(ids.contains(&id.as_str()), "{name}: {id} in {text}");
+                }
+            }
+        }
+        if !queries.is_empty() {
+            assert_eq!(
+                queries.iter().filter(|q| q["ReturnData"] == true).count(),
+                1,
+                "{name}: one query is the alarm's"
+            );
+        }
+        for m in metrics {
+            if m["Namespace"] != r#ref("MetricsNamespace") {
+                continue;
+            }
+            let dims: Vec<(String, String)> = m["Dimensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    let value = match &d["Value"] {
+                        Value::String(s) => s.clone(),
+                        v => resolve_sub(&t, sub_template(v).expect("a Sub")),
+                    };
+                    (d["Name"].as_str().unwrap().to_owned(), value)
+                })
+                .collect();
+            check_own_metric(&t, m["MetricName"].as_str().unwrap(), &dims, name);
+            own.push((
+                name.clone(),
+                m["MetricName"].as_str().unwrap().to_owned(),
+                dims,
+            ));
+        }
+    }
+    let has = |alarm: &str, metric: &str, verdict: Option<&str>| {
+        own.iter().any(|(a, m, dims)| {
+            a == alarm
+                && m == metric
+                && verdict.is_none_or(|v| dims.iter().any(|(d, x)| d == "DisconnectedBy" && x == v))
+        })
+    };
+    // The network share: network calls over all calls.
+    assert!(
+        has("NetworkShareAlarm", "Calls", Some("network")),
+        "{own:?}"
+    );
+    assert!(has("NetworkShareAlarm", "Calls", None), "{own:?}");
+    assert!(has("RejectedLogsAlarm", "LogsRejected", None), "{own:?}");
+
+    // The share is only computed over enough calls, and its window, minimum
+    // and threshold are parameters with defaults.
+    let share = &resource(&t, "NetworkShareAlarm")["Properties"];
+    let expression = share["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["ReturnData"] == true)
+        .unwrap();
+    let text = sub_template(&expression["Expression"]).unwrap();
+    assert!(
+        text.starts_with("IF(calls >= ${NetworkShareMinimumCalls},"),
+        "{text}"
+    );
+    assert!(text.contains("100 * FILL(network, 0) / calls"), "{text}");
+    assert_eq!(share["Threshold"], r#ref("NetworkShareThresholdPercent"));
+    for q in share["Metrics"].as_array().unwrap() {
+        if let Some(stat) = q.get("MetricStat") {
+            assert_eq!(stat["Period"], r#ref("NetworkShareWindowSeconds"));
+            assert_eq!(stat["Stat"], "Sum");
+        }
+    }
+    let rejected = &resource(&t, "RejectedLogsAlarm")["Properties"];
+    assert_eq!(rejected["Threshold"], r#ref("RejectedLogsThreshold"));
+    assert_eq!(rejected["Statistic"], "Sum");
+    for param in [
+        "NetworkShareThresholdPercent",
+        "NetworkShareMinimumCalls",
+        "NetworkShareWindowSeconds",
+        "RejectedLogsThreshold",
+        "MetricsNamespace",
+    ] {
+        let p = &t["Parameters"][param];
+        assert!(
+            p["Description"].as_str().is_some_and(|d| d.len() > 60),
+            "{param} explains itself"
+        );
+        param_default(&t, param);
+    }
+}

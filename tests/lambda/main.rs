@@ -24,5 +24,8 @@ mod faults;
 mod handler;
 /// Invariants of `infra/template.yaml`.
 mod infra_template;
+/// The embedded-metric-format lines, against the EMF specification and the
+/// result documents.
+mod metrics;
 /// Bodies cut short are retried, never half a result.
 mod truncated;

@@ -4,12 +4,18 @@ use std::fmt;
 use std::time::Duration;
 
 /// Default for `RESULTS_PREFIX`.
-pub const DEFAULT_RESULTS_PREFIX: &str = "results/";
+pub(crate) const DEFAULT_RESULTS_PREFIX: &str = "results/";
 /// Default for `MAX_OBJECT_BYTES`: 2 GiB.
-pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 2 << 30;
+pub(crate) const DEFAULT_MAX_OBJECT_BYTES: u64 = 2 << 30;
 /// Default for `DEADLINE_MARGIN_MS`: time kept back before the invocation
 /// deadline to stop, log and answer.
-pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(2000);
+pub(crate) const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(2000);
+
+/// Default for `METRICS_NAMESPACE`.
+pub(crate) const DEFAULT_METRICS_NAMESPACE: &str = "ccp-disconnect";
+/// Default for `METRICS_SERVICE` when `AWS_LAMBDA_FUNCTION_NAME` is unset
+/// (outside Lambda).
+pub(crate) const DEFAULT_METRICS_SERVICE: &str = "ccp-disconnect";
 
 /// Output format of the log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +47,15 @@ pub struct Config {
     /// the upload instead of held in memory beside the document (not an
     /// environment variable: a tuning knob for tests).
     pub spool_results_over_bytes: usize,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the embedded metrics.
+    pub metrics_namespace: String,
+    /// `METRICS_SERVICE`: the value of the metrics' `Service` dimension
+    /// (default: the function's name, `AWS_LAMBDA_FUNCTION_NAME`).
+    pub metrics_service: String,
 }
 
 /// About 350 calls' worth of result.
-pub const DEFAULT_SPOOL_RESULTS_OVER_BYTES: usize = 1 << 20;
+pub(crate) const DEFAULT_SPOOL_RESULTS_OVER_BYTES: usize = 1 << 20;
 
 impl Default for Config {
     fn default() -> Self {
@@ -56,6 +67,8 @@ impl Default for Config {
             log_format: LogFormat::Json,
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
             spool_results_over_bytes: DEFAULT_SPOOL_RESULTS_OVER_BYTES,
+            metrics_namespace: DEFAULT_METRICS_NAMESPACE.to_owned(),
+            metrics_service: DEFAULT_METRICS_SERVICE.to_owned(),
         }
     }
 }
@@ -152,6 +165,34 @@ impl Config {
             };
         }
 
+        if let Some(raw) = lookup("METRICS_NAMESPACE").filter(|v| !v.trim().is_empty()) {
+            if let Err(problem) = check_namespace(&raw) {
+                return Err(ConfigError {
+                    variable: "METRICS_NAMESPACE",
+                    message: format!("{problem}, got {raw:?}"),
+                });
+            }
+            config.metrics_namespace = raw;
+        }
+
+        let service = lookup("METRICS_SERVICE")
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| ("METRICS_SERVICE", v))
+            .or_else(|| {
+                lookup("AWS_LAMBDA_FUNCTION_NAME")
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| ("AWS_LAMBDA_FUNCTION_NAME", v))
+            });
+        if let Some((variable, raw)) = service {
+            if let Err(problem) = check_dimension_value(&raw) {
+                return Err(ConfigError {
+                    variable,
+                    message: format!("{problem}, got {raw:?}"),
+                });
+            }
+            config.metrics_service = raw;
+        }
+
         Ok(config)
     }
 
@@ -170,6 +211,40 @@ impl Config {
     pub fn is_result_object(&self, bucket: &str, key: &str) -> bool {
         self.results_bucket_for(bucket) == bucket && key.starts_with(&self.results_prefix)
     }
+}
+
+/// CloudWatch's rule for namespaces: 1 to 255 characters among ASCII
+/// letters, digits and `. - _ / # :` and space, not under `AWS/` (reserved
+/// for AWS services). A namespace CloudWatch refuses would make every
+/// metric line silently worthless, so it stops the function at start-up.
+fn check_namespace(value: &str) -> Result<(), &'static str> {
+    if value.len() > 255 {
+        return Err("a CloudWatch namespace is at most 255 characters");
+    }
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b".-_/#: ".contains(&b))
+    {
+        return Err(
+            "a CloudWatch namespace holds only ASCII letters, digits and . - _ / # : or space",
+        );
+    }
+    if value.starts_with("AWS/") {
+        return Err("namespaces starting with AWS/ are reserved for AWS services");
+    }
+    Ok(())
+}
+
+/// CloudWatch's rule for dimension values: 1 to 1,024 ASCII characters, no
+/// control characters, at least one that is not white space.
+fn check_dimension_value(value: &str) -> Result<(), &'static str> {
+    if value.len() > 1024 {
+        return Err("a CloudWatch dimension value is at most 1024 characters");
+    }
+    if !value.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()) {
+        return Err("a CloudWatch dimension value holds only printable ASCII characters");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -194,6 +269,41 @@ mod tests {
         assert!(!c.force_path_style);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.deadline_margin, Duration::from_secs(2));
+        assert_eq!(c.metrics_namespace, "ccp-disconnect");
+        assert_eq!(c.metrics_service, "ccp-disconnect");
+    }
+
+    #[test]
+    fn metrics_settings() {
+        // Lambda names the function; that is the default service.
+        let c = config(&[("AWS_LAMBDA_FUNCTION_NAME", "prod-classifier")]).unwrap();
+        assert_eq!(c.metrics_service, "prod-classifier");
+        assert_eq!(c.metrics_namespace, "ccp-disconnect");
+        let c = config(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "prod-classifier"),
+            ("METRICS_SERVICE", "contact-centre eu"),
+            ("METRICS_NAMESPACE", "Acme/CCP logs"),
+        ])
+        .unwrap();
+        assert_eq!(c.metrics_service, "contact-centre eu");
+        assert_eq!(c.metrics_namespace, "Acme/CCP logs");
+
+        for bad in ["AWS/Lambda", "caf\u{e9}", "a|b", &"n".repeat(256)] {
+            assert_eq!(
+                config(&[("METRICS_NAMESPACE", bad)]).unwrap_err().variable,
+                "METRICS_NAMESPACE",
+                "{bad:?}"
+            );
+        }
+        assert!(config(&[("METRICS_NAMESPACE", &"n".repeat(255))]).is_ok());
+        for bad in ["tab\there", "\u{1F4DE}", &"s".repeat(1025)] {
+            assert_eq!(
+                config(&[("METRICS_SERVICE", bad)]).unwrap_err().variable,
+                "METRICS_SERVICE",
+                "{bad:?}"
+            );
+        }
+        assert!(config(&[("METRICS_SERVICE", &"s".repeat(1024))]).is_ok());
     }
 
     #[test]

@@ -10,20 +10,83 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::error::ObjectError;
+use crate::metrics::Metrics;
 use crate::object::{Outcome, process};
 use crate::trigger::{BatchInvocation, Item, Trigger, parse_trigger};
 
 /// The invocation failed; Lambda (or the queue) delivers the event again.
+/// Each variant maps to the `errorType` Lambda reports (`From<InvocationError>
+/// for Diagnostic`); the `errorMessage` is the [`InvocationError::message`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvocationError {
-    /// `UnrecognizedEvent` or `ObjectsFailed`.
-    pub error_type: &'static str,
-    pub message: String,
+pub enum InvocationError {
+    /// The payload is of no trigger shape the function knows
+    /// (`errorType` `UnrecognizedEvent`); `reason` says what was missing.
+    UnrecognizedEvent { reason: String },
+    /// Some records of a direct trigger (S3, SNS, EventBridge) failed
+    /// (`errorType` `ObjectsFailed`). Every record was attempted first.
+    ObjectsFailed {
+        /// Records in the payload.
+        records: usize,
+        failures: Vec<RecordFailure>,
+    },
+    /// An SQS message without a `messageId` failed, so the failure cannot be
+    /// reported per message and the whole batch fails (`errorType`
+    /// `ObjectsFailed`).
+    UnidentifiedMessageFailed,
+}
+
+/// One failed record of a direct trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordFailure {
+    /// The record names no object (no bucket or key, an unknown shape).
+    Unusable { reason: String },
+    /// The record's object failed.
+    Object(ObjectError),
+}
+
+impl fmt::Display for RecordFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordFailure::Unusable { reason } => f.write_str(reason),
+            RecordFailure::Object(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl InvocationError {
+    /// The Lambda `errorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            InvocationError::UnrecognizedEvent { .. } => "UnrecognizedEvent",
+            InvocationError::ObjectsFailed { .. } | InvocationError::UnidentifiedMessageFailed => {
+                "ObjectsFailed"
+            }
+        }
+    }
+
+    /// The Lambda `errorMessage`.
+    pub fn message(&self) -> String {
+        match self {
+            InvocationError::UnrecognizedEvent { reason } => reason.clone(),
+            InvocationError::ObjectsFailed { records, failures } => {
+                let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
+                format!(
+                    "{} of {records} records failed: {}",
+                    failures.len(),
+                    listed.join("; ")
+                )
+            }
+            InvocationError::UnidentifiedMessageFailed => {
+                "a message without messageId failed; failing the whole batch".to_owned()
+            }
+        }
+    }
 }
 
 impl fmt::Display for InvocationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.error_type, self.message)
+        write!(f, "{}: {}", self.error_type(), self.message())
     }
 }
 
@@ -32,8 +95,8 @@ impl std::error::Error for InvocationError {}
 impl From<InvocationError> for Diagnostic {
     fn from(e: InvocationError) -> Diagnostic {
         Diagnostic {
-            error_type: e.error_type.to_owned(),
-            error_message: e.message,
+            error_type: e.error_type().to_owned(),
+            error_message: e.message(),
         }
     }
 }
@@ -44,19 +107,36 @@ impl From<InvocationError> for Diagnostic {
 pub struct Handler {
     s3: aws_sdk_s3::Client,
     config: Config,
+    metrics: Metrics,
 }
 
 impl Handler {
+    /// A handler whose metrics (EMF lines) go to standard output, where
+    /// Lambda hands them to CloudWatch Logs with the log lines.
     pub fn new(s3: aws_sdk_s3::Client, config: Config) -> Handler {
-        Handler { s3, config }
+        Handler::with_metrics_sink(s3, config, Box::new(std::io::stdout()))
     }
 
-    pub fn config(&self) -> &Config {
+    /// A handler whose metrics lines go to `sink` (tests read them back).
+    pub fn with_metrics_sink(
+        s3: aws_sdk_s3::Client,
+        config: Config,
+        sink: Box<dyn std::io::Write + Send>,
+    ) -> Handler {
+        let metrics = Metrics::new(&config, sink);
+        Handler {
+            s3,
+            config,
+            metrics,
+        }
+    }
+
+    pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
     /// Entry point for `lambda_runtime::service_fn`.
-    pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
+    pub(crate) async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
         let deadline = event.context.deadline();
         self.handle_until(event.payload, &event.context.request_id, Some(deadline))
             .await
@@ -89,12 +169,9 @@ impl Handler {
         };
         let trigger = match parse_trigger(&payload) {
             Ok(t) => t,
-            Err(message) => {
-                tracing::error!(request_id, error = message.as_str(), "unrecognized event");
-                return Err(InvocationError {
-                    error_type: "UnrecognizedEvent",
-                    message,
-                });
+            Err(reason) => {
+                tracing::error!(request_id, error = reason.as_str(), "unrecognized event");
+                return Err(InvocationError::UnrecognizedEvent { reason });
             }
         };
         match trigger {
@@ -121,14 +198,14 @@ impl Handler {
             match self.handle_item(item, call).await {
                 ItemResult::Done(outcome) => {
                     counts.add(&outcome);
-                    if outcome.is_failure() {
-                        failures.push(outcome.describe());
+                    if let Outcome::Failed(error) = outcome {
+                        failures.push(RecordFailure::Object(error));
                     }
                 }
                 ItemResult::Ignored => counts.ignored += 1,
                 ItemResult::Invalid(reason) => {
                     counts.failed += 1;
-                    failures.push(reason);
+                    failures.push(RecordFailure::Unusable { reason });
                 }
             }
         }
@@ -146,14 +223,9 @@ impl Handler {
         if failures.is_empty() {
             Ok(counts.to_json())
         } else {
-            Err(InvocationError {
-                error_type: "ObjectsFailed",
-                message: format!(
-                    "{} of {} records failed: {}",
-                    failures.len(),
-                    items.len(),
-                    failures.join("; ")
-                ),
+            Err(InvocationError::ObjectsFailed {
+                records: items.len(),
+                failures,
             })
         }
     }
@@ -173,7 +245,7 @@ impl Handler {
                 match self.handle_item(item, call).await {
                     ItemResult::Done(outcome) => {
                         counts.add(&outcome);
-                        message_failed |= outcome.is_failure();
+                        message_failed |= matches!(outcome, Outcome::Failed(_));
                     }
                     ItemResult::Ignored => counts.ignored += 1,
                     ItemResult::Invalid(_) => {
@@ -185,11 +257,7 @@ impl Handler {
             if message_failed {
                 let Some(id) = message.message_id.clone() else {
                     // Without an id the failure cannot be reported per message.
-                    return Err(InvocationError {
-                        error_type: "ObjectsFailed",
-                        message: "a message without messageId failed; failing the whole batch"
-                            .to_owned(),
-                    });
+                    return Err(InvocationError::UnidentifiedMessageFailed);
                 };
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
@@ -226,8 +294,15 @@ impl Handler {
                     (PERMANENT_FAILURE, reason.clone())
                 }
                 Ok(object) => {
-                    let outcome =
-                        process(&self.s3, &self.config, object, request_id, call.stop_at).await;
+                    let outcome = process(
+                        &self.s3,
+                        &self.config,
+                        &self.metrics,
+                        object,
+                        request_id,
+                        call.stop_at,
+                    )
+                    .await;
                     counts.add(&outcome);
                     (batch_result_code(&outcome), outcome.describe())
                 }
@@ -256,7 +331,15 @@ impl Handler {
         let request_id = call.request_id;
         match item {
             Item::Object(object) => ItemResult::Done(
-                process(&self.s3, &self.config, object, request_id, call.stop_at).await,
+                process(
+                    &self.s3,
+                    &self.config,
+                    &self.metrics,
+                    object,
+                    request_id,
+                    call.stop_at,
+                )
+                .await,
             ),
             Item::Ignored { reason } => {
                 tracing::info!(request_id, reason = reason.as_str(), "record ignored");
@@ -281,16 +364,12 @@ const PERMANENT_FAILURE: &str = "PermanentFailure";
 
 /// S3 Batch Operations result code for an outcome. A missing object is a
 /// `PermanentFailure`: the job's completion report then lists it.
-pub fn batch_result_code(outcome: &Outcome) -> &'static str {
+fn batch_result_code(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Written { .. } | Outcome::Skipped { .. } => "Succeeded",
         Outcome::Missing { .. } => PERMANENT_FAILURE,
-        Outcome::Failed {
-            retryable: true, ..
-        } => "TemporaryFailure",
-        Outcome::Failed {
-            retryable: false, ..
-        } => PERMANENT_FAILURE,
+        Outcome::Failed(error) if error.retryable() => "TemporaryFailure",
+        Outcome::Failed(_) => PERMANENT_FAILURE,
     }
 }
 
@@ -315,7 +394,7 @@ impl Counts {
             Outcome::Written { .. } => self.written += 1,
             Outcome::Skipped { .. } => self.skipped += 1,
             Outcome::Missing { .. } => self.missing += 1,
-            Outcome::Failed { .. } => self.failed += 1,
+            Outcome::Failed(_) => self.failed += 1,
         }
     }
 

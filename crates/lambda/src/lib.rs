@@ -8,16 +8,25 @@
 //! the body as a stream, classifies it with [`ccp_disconnect_core::classify`] and writes
 //! `<RESULTS_PREFIX><key>.json`. See `docs/lambda.md`.
 
-pub mod config;
-pub mod handler;
+// Module graph, leaves first: `config`, `trigger`, `key`, `s3_error` →
+// `error`, `metrics` → `write` → `object` → `handler` → here. `trigger` and `key` are
+// public for the tests and the fuzz targets; the rest is reached through
+// the re-exports below.
+mod config;
+mod error;
+mod handler;
 pub mod key;
-pub mod object;
+mod metrics;
+mod object;
+mod s3_error;
 pub mod trigger;
-pub mod write;
+mod write;
 
 pub use config::{Config, ConfigError, LogFormat};
-pub use handler::{Handler, InvocationError};
-pub use object::Outcome;
+pub use error::{ObjectError, S3Location, WriteOp};
+pub use handler::{Handler, InvocationError, RecordFailure};
+pub use metrics::{DIMENSION_NAMES, METRIC_NAMES};
+pub use s3_error::SdkFailure;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::config::SharedHttpClient;
@@ -27,7 +36,7 @@ use serde_json::Value;
 
 /// Installs the global `tracing` subscriber: JSON lines (default) or text,
 /// filtered by `RUST_LOG` (default `info`). Only the first call has an effect.
-pub fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -48,7 +57,7 @@ pub fn init_logging(format: LogFormat) {
 /// The SDK configuration: region, credentials and endpoint from the usual
 /// sources (including `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_S3`), over a
 /// rustls + ring HTTPS client.
-pub async fn load_sdk_config() -> SdkConfig {
+pub(crate) async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .load()
@@ -66,7 +75,7 @@ pub fn https_client() -> SharedHttpClient {
 }
 
 /// The S3 client for `sdk`, with path-style addressing when configured.
-pub fn s3_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_s3::Client {
+pub(crate) fn s3_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_s3::Client {
     let s3_config = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(config.force_path_style)
         .build();
@@ -99,6 +108,8 @@ pub async fn run() -> Result<(), Error> {
             .as_deref()
             .unwrap_or("(source bucket)"),
         max_object_bytes = handler.config().max_object_bytes,
+        metrics_namespace = handler.config().metrics_namespace.as_str(),
+        metrics_service = handler.config().metrics_service.as_str(),
         "ready"
     );
     let handler = &handler;

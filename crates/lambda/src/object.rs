@@ -1,27 +1,31 @@
 //! One object: read it from S3 as a stream, classify it, write the result.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use tokio_util::io::SyncIoBridge;
 
 use crate::config::Config;
+use crate::error::{MAX_S3_KEY_BYTES, ObjectError, S3Location};
 use crate::key::decode_event_key;
+use crate::metrics::{Metrics, ObjectMetrics};
+use crate::s3_error::SdkFailure;
 use crate::trigger::{KeyEncoding, ObjectRef};
 use crate::write::{ResultBody, Stamp, Written, write_result};
 use ccp_disconnect_core::{
-    Document, Limits, Options, RejectKind, Rejection, Source, Status, Summary,
+    DisconnectedBy, Document, Limits, Options, Reason, RejectKind, Rejection, Source, Status,
+    Summary,
 };
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A result object was written (for a readable log or a rejected one).
     Written {
         bucket: String,
@@ -30,6 +34,10 @@ pub enum Outcome {
         /// The rejection kind when `status` is rejected.
         rejected: Option<RejectKind>,
         summary: Summary,
+        /// Calls per verdict and reason, for the metrics.
+        calls: BTreeMap<(DisconnectedBy, Reason), u64>,
+        /// Bytes of the object read from S3 (0 when it was too large to read).
+        bytes_read: u64,
         result_bucket: String,
         result_key: String,
     },
@@ -42,33 +50,15 @@ pub enum Outcome {
     },
     /// The object is gone (deleted before it was read): nothing to write.
     Missing { bucket: String, key: String },
-    /// Reading or writing failed. `retryable`: a later attempt may succeed
-    /// (throttling, 5xx, timeouts, a body cut short); otherwise it will not
+    /// Reading or writing failed; the error says whether a later attempt
+    /// may succeed (throttling, 5xx, timeouts, a body cut short) or not
     /// (access denied, no such bucket, an undecodable key).
-    Failed {
-        bucket: String,
-        key: String,
-        retryable: bool,
-        message: String,
-    },
+    Failed(ObjectError),
 }
 
 impl Outcome {
-    pub fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Failed { .. })
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Outcome::Written { .. } => "written",
-            Outcome::Skipped { .. } => "skipped",
-            Outcome::Missing { .. } => "missing",
-            Outcome::Failed { .. } => "failed",
-        }
-    }
-
     /// One line for a response or a Batch `resultString`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Outcome::Written {
                 status,
@@ -84,45 +74,31 @@ impl Outcome {
                 ),
                 Status::Rejected => format!(
                     "s3://{result_bucket}/{result_key}: rejected ({})",
-                    rejected.map(reject_kind_name).unwrap_or("unknown")
+                    rejected.map(RejectKind::as_str).unwrap_or("unknown")
                 ),
             },
             Outcome::Skipped { reason, .. } => format!("skipped: {reason}"),
             Outcome::Missing { bucket, key } => {
                 format!("s3://{bucket}/{key}: no such object; no result written")
             }
-            Outcome::Failed {
-                bucket,
-                key,
-                message,
-                ..
-            } => format!("s3://{bucket}/{key}: {message}"),
+            Outcome::Failed(error) => error.to_string(),
         }
     }
 }
 
-fn reject_kind_name(kind: RejectKind) -> &'static str {
-    match kind {
-        RejectKind::Empty => "empty",
-        RejectKind::NotJson => "not_json",
-        RejectKind::NotCcpLog => "not_ccp_log",
-        RejectKind::MalformedJson => "malformed_json",
-        RejectKind::BadGzip => "bad_gzip",
-        RejectKind::TooLarge => "too_large",
-    }
-}
-
-/// Reads, classifies and writes the result for one object, and logs one
-/// summary line for it. Never panics; every failure is an [`Outcome::Failed`].
+/// Reads, classifies and writes the result for one object, logs one
+/// summary line for it and writes its metrics. Never panics; every failure
+/// is an [`Outcome::Failed`].
 ///
 /// `stop_at`: when the invocation must stop working (its deadline less the
 /// configured margin). An object not finished by then fails as retryable,
 /// so the event is delivered again rather than the process being killed at
 /// the deadline. A write cut off there is harmless: S3 stores a `PutObject`
 /// whole or not at all.
-pub async fn process(
+pub(crate) async fn process(
     s3: &Client,
     config: &Config,
+    metrics: &Metrics,
     object: &ObjectRef,
     request_id: &str,
     stop_at: Option<tokio::time::Instant>,
@@ -130,32 +106,49 @@ pub async fn process(
     let started = Instant::now();
     let outcome = match stop_at {
         None => process_inner(s3, config, object).await,
-        Some(stop) if tokio::time::Instant::now() >= stop => {
-            out_of_time(object, config, "not started")
-        }
+        Some(stop) if tokio::time::Instant::now() >= stop => out_of_time(object, config, false),
         Some(stop) => tokio::time::timeout_at(stop, process_inner(s3, config, object))
             .await
-            .unwrap_or_else(|_| out_of_time(object, config, "stopped")),
+            .unwrap_or_else(|_| out_of_time(object, config, true)),
     };
-    log_outcome(&outcome, object, request_id, started);
+    // One duration for the log line and the metric, so the two agree.
+    let duration_ms = started.elapsed().as_millis() as u64;
+    log_outcome(&outcome, object, request_id, duration_ms);
+    if let Some(counted) = object_metrics(&outcome) {
+        metrics.record(&counted, request_id, duration_ms);
+    }
     outcome
 }
 
-fn out_of_time(object: &ObjectRef, config: &Config, what: &str) -> Outcome {
-    Outcome::Failed {
-        bucket: object.bucket.clone(),
-        key: object.raw_key.clone(),
-        retryable: true,
-        message: format!(
-            "{what}: less than DEADLINE_MARGIN_MS ({} ms) left before the invocation deadline; \
-             no result written, the event is to be delivered again",
-            config.deadline_margin.as_millis()
-        ),
+/// What an outcome counts for in the metrics. Skipped and missing objects
+/// count for nothing: a skipped one's result (a newer version's) is counted
+/// when that is written, and a missing one has nothing to count.
+fn object_metrics(outcome: &Outcome) -> Option<ObjectMetrics> {
+    match outcome {
+        Outcome::Written {
+            rejected,
+            calls,
+            bytes_read,
+            ..
+        } => Some(ObjectMetrics::Processed {
+            rejected: *rejected,
+            calls: calls.clone(),
+            bytes_read: *bytes_read,
+        }),
+        Outcome::Failed(_) => Some(ObjectMetrics::Failed),
+        Outcome::Skipped { .. } | Outcome::Missing { .. } => None,
     }
 }
 
-fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started: Instant) {
-    let duration_ms = started.elapsed().as_millis() as u64;
+fn out_of_time(object: &ObjectRef, config: &Config, started: bool) -> Outcome {
+    Outcome::Failed(ObjectError::OutOfTime {
+        object: S3Location::new(&object.bucket, &object.raw_key),
+        started,
+        margin_ms: config.deadline_margin.as_millis(),
+    })
+}
+
+fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, duration_ms: u64) {
     let version_id = object.version_id.as_deref().unwrap_or("");
     match outcome {
         Outcome::Written {
@@ -166,6 +159,7 @@ fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started:
             summary,
             result_bucket,
             result_key,
+            ..
         } => {
             tracing::info!(
                 request_id,
@@ -177,7 +171,7 @@ fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started:
                     Status::Ok => "ok",
                     Status::Rejected => "rejected",
                 },
-                rejected = rejected.map(reject_kind_name).unwrap_or(""),
+                rejected = rejected.map(RejectKind::as_str).unwrap_or(""),
                 calls = summary.calls,
                 agent = summary.agent,
                 customer = summary.customer,
@@ -213,19 +207,14 @@ fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, started:
             duration_ms,
             "object not found (deleted before it was read?); no result written"
         ),
-        Outcome::Failed {
-            bucket,
-            key,
-            retryable,
-            message,
-        } => tracing::error!(
+        Outcome::Failed(error) => tracing::error!(
             request_id,
-            bucket = bucket.as_str(),
-            key = key.as_str(),
+            bucket = error.object().bucket.as_str(),
+            key = error.object().key.as_str(),
             version_id,
             outcome = "failed",
-            retryable,
-            error = message.as_str(),
+            retryable = error.retryable(),
+            error = %error.detail(),
             duration_ms,
             "object failed"
         ),
@@ -239,13 +228,11 @@ async fn process_inner(s3: &Client, config: &Config, object: &ObjectRef) -> Outc
     // form, then the key as written when that is different.
     let candidates: Vec<String> = match (object.encoding, decoded) {
         (KeyEncoding::UrlEncoded, Ok(key)) => vec![key],
-        (KeyEncoding::UrlEncoded, Err(e)) => {
-            return Outcome::Failed {
-                bucket,
-                key: object.raw_key.clone(),
-                retryable: false,
-                message: e.to_string(),
-            };
+        (KeyEncoding::UrlEncoded, Err(error)) => {
+            return Outcome::Failed(ObjectError::UndecodableKey {
+                object: S3Location::new(&bucket, &object.raw_key),
+                error,
+            });
         }
         (KeyEncoding::Ambiguous, Ok(key)) if key != object.raw_key => {
             vec![key, object.raw_key.clone()]
@@ -298,24 +285,15 @@ async fn process_key(
     version_id: Option<&str>,
     sequencer: Option<&str>,
 ) -> Outcome {
-    let failed = |retryable: bool, message: String| Outcome::Failed {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        retryable,
-        message,
-    };
+    let input = S3Location::new(bucket, key);
 
     // Known before anything is read: S3 would refuse the result's key.
     let result_key = config.result_key(key);
     if result_key.len() > MAX_S3_KEY_BYTES {
-        return failed(
-            false,
-            format!(
-                "the result key would be {} bytes, more than S3's {MAX_S3_KEY_BYTES}: \
-                 shorten the input key or RESULTS_PREFIX",
-                result_key.len()
-            ),
-        );
+        return Outcome::Failed(ObjectError::ResultKeyTooLong {
+            object: input,
+            bytes: result_key.len(),
+        });
     }
 
     let response = match s3
@@ -334,10 +312,10 @@ async fn process_key(
                     key: key.to_owned(),
                 };
             }
-            return failed(
-                is_retryable(&err),
-                format!("GetObject: {}", describe_sdk_error(&err)),
-            );
+            return Outcome::Failed(ObjectError::Get {
+                object: input,
+                cause: SdkFailure::of(&err),
+            });
         }
     };
 
@@ -363,11 +341,11 @@ async fn process_key(
         size,
     };
 
-    let document = match size {
+    let (document, bytes_read) = match size {
         Some(n) if n > config.max_object_bytes => {
             // Not read at all: dropping the body closes the connection.
             drop(response);
-            Document::rejected(
+            let document = Document::rejected(
                 source,
                 Rejection {
                     kind: RejectKind::TooLarge,
@@ -378,17 +356,18 @@ async fn process_key(
                     offset: None,
                     entry: None,
                 },
-            )
+            );
+            (document, 0)
         }
-        _ => match classify_stream(response.body, size, source, config).await {
-            Ok(doc) => doc,
-            Err(failure) => return failed(failure.retryable, failure.message),
+        _ => match classify_stream(response.body, size, source, config, &input).await {
+            Ok(read) => read,
+            Err(error) => return Outcome::Failed(error),
         },
     };
 
     let result_bucket = config.results_bucket_for(bucket).to_owned();
     let body = ResultBody::new(&document, config.spool_results_over_bytes);
-    match write_result(s3, &result_bucket, &result_key, &body, &stamp).await {
+    match write_result(s3, &input, &result_bucket, &result_key, &body, &stamp).await {
         Ok(Written::Stored) => {}
         Ok(Written::Superseded { existing }) => {
             return Outcome::Skipped {
@@ -404,7 +383,7 @@ async fn process_key(
                 ),
             };
         }
-        Err(failure) => return failed(failure.retryable, failure.message),
+        Err(error) => return Outcome::Failed(error),
     }
 
     Outcome::Written {
@@ -413,27 +392,33 @@ async fn process_key(
         status: document.status,
         rejected: document.error.as_ref().map(|e| e.kind),
         summary: document.summary.clone(),
+        calls: calls_by_reason(&document),
+        bytes_read,
         result_bucket,
         result_key,
     }
 }
 
-/// The longest object key S3 accepts, in bytes of UTF-8.
-const MAX_S3_KEY_BYTES: usize = 1024;
-
-struct StreamFailure {
-    retryable: bool,
-    message: String,
+fn calls_by_reason(document: &Document) -> BTreeMap<(DisconnectedBy, Reason), u64> {
+    let mut calls = BTreeMap::new();
+    for call in &document.calls {
+        *calls
+            .entry((call.disconnected_by, call.reason))
+            .or_insert(0) += 1;
+    }
+    calls
 }
 
 /// Feeds the body to the synchronous core on a blocking thread, as it
-/// arrives: memory stays bounded by the SDK's chunk size.
+/// arrives: memory stays bounded by the SDK's chunk size. Returns the
+/// document and the number of body bytes read.
 async fn classify_stream(
     body: ByteStream,
     expected_len: Option<u64>,
     source: Source,
     config: &Config,
-) -> Result<Document, StreamFailure> {
+    input: &S3Location,
+) -> Result<(Document, u64), ObjectError> {
     let options = Options {
         limits: Limits {
             max_decompressed_bytes: config.max_object_bytes,
@@ -446,22 +431,31 @@ async fn classify_stream(
     // thread cannot be cancelled, so it is told to stop at its next read.
     let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
     let stopped = stop.0.clone();
+    let read = Arc::new(AtomicU64::new(0));
+    let counter = read.clone();
     let task = tokio::task::spawn_blocking(move || {
         let input = Stoppable {
-            inner: LengthChecked::new(reader, expected_len),
+            inner: LengthChecked::new(
+                Counted {
+                    inner: reader,
+                    read: counter,
+                },
+                expected_len,
+            ),
             stopped,
         };
         ccp_disconnect_core::classify(input, source, &options)
     });
     match task.await {
-        Ok(Ok(document)) => Ok(document),
-        Ok(Err(source_error)) => Err(StreamFailure {
-            retryable: true,
-            message: format!("reading the object body: {source_error}"),
+        Ok(Ok(document)) => Ok((document, read.load(Ordering::Relaxed))),
+        Ok(Err(source_error)) => Err(ObjectError::BodyRead {
+            object: input.clone(),
+            kind: source_error.0.kind(),
+            message: source_error.to_string(),
         }),
-        Err(join_error) => Err(StreamFailure {
-            retryable: false,
-            message: format!("the classifier stopped abnormally: {join_error}"),
+        Err(join_error) => Err(ObjectError::Classifier {
+            object: input.clone(),
+            message: join_error.to_string(),
         }),
     }
 }
@@ -471,6 +465,21 @@ struct StopOnDrop(Arc<AtomicBool>);
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A reader that counts the bytes it passes on, for the `BytesRead` metric
+/// (the count is read after the blocking thread has finished).
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 
@@ -495,14 +504,14 @@ impl<R: Read> Read for Stoppable<R> {
 /// A reader that fails, instead of reporting end of input, when the body
 /// ends before (or runs past) its `Content-Length`: half a log must never
 /// produce a result.
-pub struct LengthChecked<R> {
+pub(crate) struct LengthChecked<R> {
     inner: R,
     read: u64,
     expected: Option<u64>,
 }
 
 impl<R> LengthChecked<R> {
-    pub fn new(inner: R, expected: Option<u64>) -> Self {
+    pub(crate) fn new(inner: R, expected: Option<u64>) -> Self {
         LengthChecked {
             inner,
             read: 0,
@@ -530,49 +539,6 @@ impl<R: Read> Read for LengthChecked<R> {
             }
         }
         Ok(n)
-    }
-}
-
-/// A one-line description: the S3 error code and message for service errors
-/// (not the raw response), the error chain otherwise.
-pub(super) fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    err: &SdkError<E, HttpResponse>,
-) -> String {
-    match err {
-        SdkError::ServiceError(service) => format!(
-            "{} (HTTP {}): {}",
-            err.code().unwrap_or("unknown error"),
-            service.raw().status().as_u16(),
-            err.message().unwrap_or("no message")
-        ),
-        _ => DisplayErrorContext(err).to_string(),
-    }
-}
-
-/// Whether a later attempt may succeed. The SDK has already retried the
-/// transient cases it knows; this decides between "redeliver" and "give up"
-/// for S3 Batch Operations (`TemporaryFailure` or `PermanentFailure`).
-pub(super) fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    match err {
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            status >= 500
-                || status == 429
-                || status == 408
-                || matches!(
-                    err.code(),
-                    Some(
-                        "SlowDown"
-                            | "Throttling"
-                            | "ThrottlingException"
-                            | "RequestTimeout"
-                            | "InternalError"
-                    )
-                )
-        }
-        SdkError::ConstructionFailure(_) => false,
-        // Timeouts, connection failures, responses cut short.
-        _ => true,
     }
 }
 

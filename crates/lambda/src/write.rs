@@ -21,18 +21,19 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::object::{describe_sdk_error, is_retryable};
+use crate::error::{ObjectError, S3Location, WriteOp};
+use crate::s3_error::{SdkFailure, is_lost_race, is_not_implemented, status};
 use ccp_disconnect_core::Document;
 
 /// What a result was made from, for ordering results of the same key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     /// The triggering event's `sequencer`: the order S3 gives events on one key.
-    pub sequencer: Option<String>,
+    pub(crate) sequencer: Option<String>,
     /// `Last-Modified` of the object as read, in whole seconds since the epoch.
-    pub last_modified: Option<i64>,
+    pub(crate) last_modified: Option<i64>,
     /// The object version read (informational).
-    pub version_id: Option<String>,
+    pub(crate) version_id: Option<String>,
 }
 
 const SEQUENCER: &str = "source-sequencer";
@@ -42,7 +43,7 @@ const VERSION_ID: &str = "source-version-id";
 impl Stamp {
     /// The `x-amz-meta-*` entries of a result object. Values that are not
     /// plain printable ASCII cannot travel as headers and are left out.
-    pub fn to_metadata(&self) -> HashMap<String, String> {
+    pub(crate) fn to_metadata(&self) -> HashMap<String, String> {
         let mut metadata = HashMap::new();
         let mut add = |name: &str, value: Option<String>| {
             if let Some(v) =
@@ -60,7 +61,7 @@ impl Stamp {
     /// The stamp of a stored result; absent or unreadable entries are `None`
     /// (a result written by hand, or by an older release, orders before
     /// anything).
-    pub fn from_metadata(metadata: Option<&HashMap<String, String>>) -> Stamp {
+    pub(crate) fn from_metadata(metadata: Option<&HashMap<String, String>>) -> Stamp {
         let get = |name: &str| metadata.and_then(|m| m.get(name)).cloned();
         Stamp {
             sequencer: get(SEQUENCER).filter(|s| is_hex(s)),
@@ -74,7 +75,7 @@ impl Stamp {
     /// order of writes to a key); otherwise, or when they are equal, the
     /// later `Last-Modified` wins. Anything undecided is not newer, so the
     /// write goes ahead: for the same input the bytes are the same anyway.
-    pub fn is_newer_than(&self, other: &Stamp) -> bool {
+    pub(crate) fn is_newer_than(&self, other: &Stamp) -> bool {
         if let (Some(a), Some(b)) = (&self.sequencer, &other.sequencer) {
             match compare_sequencers(a, b) {
                 Ordering::Greater => return true,
@@ -93,7 +94,7 @@ fn is_hex(s: &str) -> bool {
 /// Orders two sequencers of the same key the way S3 documents it: the
 /// shorter one is right-padded with zeros, then they compare as text (hex
 /// digits compared without regard to case).
-pub fn compare_sequencers(a: &str, b: &str) -> Ordering {
+pub(crate) fn compare_sequencers(a: &str, b: &str) -> Ordering {
     let len = a.len().max(b.len());
     let digits = |s: &str| {
         s.bytes()
@@ -107,18 +108,11 @@ pub fn compare_sequencers(a: &str, b: &str) -> Ordering {
 
 /// How a write ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Written {
+pub(crate) enum Written {
     /// The result object now holds this result.
     Stored,
     /// A result made from a newer input is already there and was kept.
     Superseded { existing: Stamp },
-}
-
-/// A failed write. `retryable`: a later attempt may succeed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteFailure {
-    pub retryable: bool,
-    pub message: String,
 }
 
 /// Conditional writes attempted before giving up (each lost race means
@@ -127,15 +121,22 @@ const MAX_ATTEMPTS: usize = 4;
 
 /// Stores `body` at `bucket`/`key` unless a result from a newer input is
 /// there. Each attempt is one `PutObject` of the whole body: S3 stores all
-/// of it or nothing.
-pub async fn write_result(
+/// of it or nothing. `input` is the object the result was made from, for
+/// the errors.
+pub(crate) async fn write_result(
     s3: &Client,
+    input: &S3Location,
     bucket: &str,
     key: &str,
     body: &ResultBody,
     stamp: &Stamp,
-) -> Result<Written, WriteFailure> {
-    let target = Target { s3, bucket, key };
+) -> Result<Written, ObjectError> {
+    let target = Target {
+        s3,
+        input,
+        bucket,
+        key,
+    };
     // `None`: only if nothing is there; `Some(etag)`: only over that object.
     let mut expected: Option<String> = None;
     for _ in 0..MAX_ATTEMPTS {
@@ -146,11 +147,11 @@ pub async fn write_result(
         };
         match put.send().await {
             Ok(_) => return Ok(Written::Stored),
-            Err(err) if lost_race(&err) => {}
-            Err(err) if not_implemented(&err) => {
+            Err(err) if is_lost_race(&err) => {}
+            Err(err) if is_not_implemented(&err) => {
                 return write_without_conditions(&target, body, stamp).await;
             }
-            Err(err) => return Err(target.failure("PutObject", &err)),
+            Err(err) => return Err(target.failure(WriteOp::PutObject, &err)),
         }
         match target.stored().await? {
             Some((existing, _)) if existing.is_newer_than(stamp) => {
@@ -158,22 +159,19 @@ pub async fn write_result(
             }
             Some((_, Some(etag))) => expected = Some(etag),
             Some((_, None)) => {
-                return Err(WriteFailure {
-                    retryable: false,
-                    message: format!(
-                        "HeadObject s3://{bucket}/{key}: no ETag, so the result cannot be replaced safely"
-                    ),
+                return Err(ObjectError::NoEtag {
+                    object: input.clone(),
+                    result: target.location(),
                 });
             }
             // Deleted in between: back to "only if nothing is there".
             None => expected = None,
         }
     }
-    Err(WriteFailure {
-        retryable: true,
-        message: format!(
-            "PutObject s3://{bucket}/{key}: the result object changed under {MAX_ATTEMPTS} conditional writes in a row"
-        ),
+    Err(ObjectError::ChangedUnderUs {
+        object: input.clone(),
+        result: target.location(),
+        attempts: MAX_ATTEMPTS,
     })
 }
 
@@ -184,7 +182,7 @@ async fn write_without_conditions(
     target: &Target<'_>,
     body: &ResultBody,
     stamp: &Stamp,
-) -> Result<Written, WriteFailure> {
+) -> Result<Written, ObjectError> {
     if let Some((existing, _)) = target.stored().await?
         && existing.is_newer_than(stamp)
     {
@@ -192,13 +190,15 @@ async fn write_without_conditions(
     }
     match target.put(body, stamp).await?.send().await {
         Ok(_) => Ok(Written::Stored),
-        Err(err) => Err(target.failure("PutObject", &err)),
+        Err(err) => Err(target.failure(WriteOp::PutObject, &err)),
     }
 }
 
 /// The result object being written.
 struct Target<'a> {
     s3: &'a Client,
+    /// The object the result was made from.
+    input: &'a S3Location,
     bucket: &'a str,
     key: &'a str,
 }
@@ -209,7 +209,7 @@ impl Target<'_> {
         &self,
         body: &ResultBody,
         stamp: &Stamp,
-    ) -> Result<PutObjectFluentBuilder, WriteFailure> {
+    ) -> Result<PutObjectFluentBuilder, ObjectError> {
         Ok(self
             .s3
             .put_object()
@@ -217,11 +217,11 @@ impl Target<'_> {
             .key(self.key)
             .content_type("application/json")
             .set_metadata(Some(stamp.to_metadata()))
-            .body(body.stream().await?))
+            .body(body.stream(self.input).await?))
     }
 
     /// The stamp and ETag of the stored result, or `None` when there is none.
-    async fn stored(&self) -> Result<Option<(Stamp, Option<String>)>, WriteFailure> {
+    async fn stored(&self) -> Result<Option<(Stamp, Option<String>)>, ObjectError> {
         match self
             .s3
             .head_object()
@@ -235,53 +235,32 @@ impl Target<'_> {
                 head.e_tag().map(str::to_owned),
             ))),
             Err(err) if status(&err) == Some(404) => Ok(None),
-            Err(err) => Err(self.failure("HeadObject", &err)),
+            Err(err) => Err(self.failure(WriteOp::HeadObject, &err)),
         }
+    }
+
+    fn location(&self) -> S3Location {
+        S3Location::new(self.bucket, self.key)
     }
 
     fn failure<E: ProvideErrorMetadata + std::error::Error + 'static>(
         &self,
-        operation: &str,
+        op: WriteOp,
         err: &SdkError<E, HttpResponse>,
-    ) -> WriteFailure {
-        WriteFailure {
-            retryable: is_retryable(err),
-            message: format!(
-                "{operation} s3://{}/{}: {}",
-                self.bucket,
-                self.key,
-                describe_sdk_error(err)
-            ),
+    ) -> ObjectError {
+        ObjectError::Put {
+            object: self.input.clone(),
+            op,
+            result: self.location(),
+            cause: SdkFailure::of(err),
         }
-    }
-}
-
-/// The server does not support the conditional headers.
-fn not_implemented<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    status(err) == Some(501) || err.code() == Some("NotImplemented")
-}
-
-fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
-    match err {
-        SdkError::ServiceError(service) => Some(service.raw().status().as_u16()),
-        _ => None,
-    }
-}
-
-/// The condition did not hold (412), or a concurrent conditional write to
-/// the same key won (409 `ConditionalRequestConflict`).
-fn lost_race<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    match status(err) {
-        Some(412) => true,
-        Some(409) => err.code() == Some("ConditionalRequestConflict"),
-        _ => false,
     }
 }
 
 /// The bytes of a result object: in memory, or spooled to a temporary file
 /// when large (thousands of calls), so that they do not sit in memory beside
 /// the document they were made from. The bytes are the same either way.
-pub enum ResultBody {
+pub(crate) enum ResultBody {
     Memory(Vec<u8>),
     File(SpoolFile),
 }
@@ -289,7 +268,7 @@ pub enum ResultBody {
 impl ResultBody {
     /// Serializes `document` as one JSON line, spooling past `spool_over`
     /// bytes. Any trouble with the file falls back to memory.
-    pub fn new(document: &Document, spool_over: usize) -> ResultBody {
+    pub(crate) fn new(document: &Document, spool_over: usize) -> ResultBody {
         let mut spill = Spill {
             memory: Vec::new(),
             limit: spool_over,
@@ -306,15 +285,15 @@ impl ResultBody {
     }
 
     /// A fresh stream over the bytes, for one attempt.
-    async fn stream(&self) -> Result<ByteStream, WriteFailure> {
+    async fn stream(&self, input: &S3Location) -> Result<ByteStream, ObjectError> {
         match self {
             ResultBody::Memory(bytes) => Ok(ByteStream::from(bytes.clone())),
             ResultBody::File(spool) => {
                 ByteStream::from_path(&spool.0)
                     .await
-                    .map_err(|e| WriteFailure {
-                        retryable: true,
-                        message: format!("reading the spooled result: {e}"),
+                    .map_err(|e| ObjectError::SpoolRead {
+                        object: input.clone(),
+                        message: e.to_string(),
                     })
             }
         }
@@ -322,7 +301,7 @@ impl ResultBody {
 }
 
 /// A temporary file, deleted when dropped.
-pub struct SpoolFile(std::path::PathBuf);
+pub(crate) struct SpoolFile(std::path::PathBuf);
 
 impl Drop for SpoolFile {
     fn drop(&mut self) {

@@ -22,6 +22,17 @@ use serde_json::{Value, json};
 
 pub use crate::support::gzip;
 
+/// The handler under test, with its metrics lines discarded. In Lambda they
+/// go to standard output, which the test harness does not capture, so every
+/// test would print them; the `metrics` tests give the handler a sink of
+/// their own and read the lines back.
+pub fn quiet_handler(
+    s3: aws_sdk_s3::Client,
+    config: ccp_disconnect_lambda::Config,
+) -> ccp_disconnect_lambda::Handler {
+    ccp_disconnect_lambda::Handler::with_metrics_sink(s3, config, Box::new(std::io::sink()))
+}
+
 pub const REGION: &str = "us-east-1";
 pub const ACCESS_KEY: &str = "testing";
 pub const SECRET_KEY: &str = "testing";
