@@ -6,3 +6,5 @@ mod support;
 
 /// `classify` and `sample` subcommands end to end.
 mod cli;
+/// `classify --contact-records`.
+mod contact_records;
