@@ -4,6 +4,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+/// The Athena views and queries (`infra/athena/`) on DuckDB.
+mod athena;
 /// `classify` and `sample` subcommands end to end.
 mod cli;
 /// `classify --contact-records`.
