@@ -16,7 +16,7 @@ WITH latest AS (
                row_number() OVER (PARTITION BY contactid
                                   ORDER BY lastupdatetimestamp DESC NULLS LAST) AS n
         FROM ccp_disconnect.contact_records r
-    )
+    ) ranked
     WHERE n = 1
 ),
 joined AS (

@@ -9,6 +9,7 @@
 //! `<RESULTS_PREFIX><key>.json`. See `docs/lambda.md`.
 
 pub mod config;
+pub mod contact_records;
 pub mod handler;
 pub mod key;
 pub mod object;
@@ -90,6 +91,10 @@ pub async fn run() -> Result<(), Error> {
     };
     init_logging(config.log_format);
     let sdk = load_sdk_config().await;
+    if let Err(e) = contact_records::init(&sdk) {
+        tracing::error!(error = %e, "invalid configuration");
+        return Err(e.into());
+    }
     let handler = Handler::new(s3_client(&sdk, &config), config);
     tracing::info!(
         results_prefix = handler.config().results_prefix.as_str(),
