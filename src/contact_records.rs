@@ -40,11 +40,12 @@ pub fn classify_all(
         for problem in report.problems.iter().take(SHOWN_PROBLEMS) {
             eprintln!("ccp-disconnect: {}: {problem} (skipped)", path.display());
         }
-        if report.problems.len() > SHOWN_PROBLEMS {
+        let more =
+            report.problems.len().saturating_sub(SHOWN_PROBLEMS) as u64 + report.more_problems;
+        if more > 0 {
             eprintln!(
-                "ccp-disconnect: {}: {} more unusable records (skipped)",
-                path.display(),
-                report.problems.len() - SHOWN_PROBLEMS
+                "ccp-disconnect: {}: {more} more unusable records (skipped)",
+                path.display()
             );
         }
     }

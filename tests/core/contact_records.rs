@@ -308,3 +308,17 @@ fn documents_without_records_have_no_new_fields() {
     let line = String::from_utf8(doc.to_json_line()).unwrap();
     assert!(!line.contains("contact_record"), "{line}");
 }
+
+/// Unusable records are counted past the first hundred, not kept.
+#[test]
+fn problems_are_capped() {
+    use ccp_disconnect_core::contact_records::MAX_PROBLEMS;
+    let bad: String = (0..MAX_PROBLEMS + 50)
+        .map(|_| "{\"DisconnectReason\": 1}\n")
+        .collect();
+    let mut index = RecordIndex::new(["x".to_string()]);
+    let report = index.read(bad.as_bytes(), "bad").unwrap();
+    assert_eq!(report.records, (MAX_PROBLEMS + 50) as u64);
+    assert_eq!(report.problems.len(), MAX_PROBLEMS);
+    assert_eq!(report.more_problems, 50);
+}

@@ -455,9 +455,26 @@ pub struct ReadReport {
     pub records: u64,
     /// Records kept because they name a wanted contact.
     pub kept: u64,
-    /// Records skipped as unusable, each with its place. A JSON syntax error
-    /// ends the input (nothing after it can be framed) and is the last one.
+    /// Records skipped as unusable, each with its place (the first
+    /// [`MAX_PROBLEMS`]). A JSON syntax error ends the input (nothing after
+    /// it can be framed) and is the last one.
     pub problems: Vec<RecordProblem>,
+    /// Unusable records beyond the first [`MAX_PROBLEMS`]: counted, not kept.
+    pub more_problems: u64,
+}
+
+/// Problems kept per input: a file of a million bad records costs a count,
+/// not a million messages.
+pub const MAX_PROBLEMS: usize = 100;
+
+impl ReadReport {
+    fn problem(&mut self, problem: RecordProblem) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(problem);
+        } else {
+            self.more_problems += 1;
+        }
+    }
 }
 
 /// The records that name contacts the logs mention, by record contact id.
@@ -551,7 +568,7 @@ impl RecordIndex {
                         report.kept += 1;
                     }
                 }
-                Err(message) => report.problems.push(RecordProblem { record: n, message }),
+                Err(message) => report.problem(RecordProblem { record: n, message }),
             }
         };
         let mut de = serde_json::Deserializer::from_reader(input);
@@ -586,7 +603,7 @@ impl RecordIndex {
             if e.is_io() {
                 return Err(e.into());
             }
-            report.problems.push(RecordProblem {
+            report.problem(RecordProblem {
                 record: report.records + 1,
                 message: format!(
                     "malformed JSON at line {} column {}: {e}; the rest of the input is skipped",
