@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use ccp_disconnect_core::{Document, Options, Source, Status, classify, render};
 
+mod contact_records;
+
 #[derive(Parser)]
 #[command(
     name = "ccp-disconnect",
@@ -44,6 +46,12 @@ enum Command {
         /// Keep phone numbers and e-mail addresses in evidence text.
         #[arg(long)]
         no_redact: bool,
+        /// Cross-check with Amazon Connect contact records: files or
+        /// directories of the contact record stream (Firehose output,
+        /// gzip or not), JSON arrays, or `aws connect describe-contact`
+        /// output. Repeat the option for more paths.
+        #[arg(long, value_name = "PATH")]
+        contact_records: Vec<PathBuf>,
     },
     /// Write a large generated CCP log (for tests and benchmarks), streamed.
     Sample {
@@ -97,12 +105,20 @@ fn main() -> ExitCode {
             out,
             html,
             no_redact,
+            contact_records,
         } => {
             let options = Options {
                 redact: !no_redact,
                 ..Options::default()
             };
-            classify_files(&files, format, out.as_deref(), html.as_deref(), &options)
+            classify_files(
+                &files,
+                format,
+                out.as_deref(),
+                html.as_deref(),
+                &options,
+                &contact_records,
+            )
         }
         Command::Sample {
             mb,
@@ -191,7 +207,20 @@ fn classify_files(
     out: Option<&Path>,
     html_dir: Option<&Path>,
     options: &Options,
+    records: &[PathBuf],
 ) -> ExitCode {
+    // With contact records every log is read first (see contact_records.rs).
+    let mut checked = if records.is_empty() {
+        Vec::new().into_iter()
+    } else {
+        match contact_records::classify_all(files, records, |p| read_one(p, options)) {
+            Ok(docs) => docs.into_iter(),
+            Err(message) => {
+                eprintln!("ccp-disconnect: {message}");
+                return ExitCode::from(1);
+            }
+        }
+    };
     if let Some(dir) = out
         && let Err(e) = std::fs::create_dir_all(dir)
     {
@@ -212,7 +241,7 @@ fn classify_files(
         if progress {
             eprint!("\r\x1b[K[{}/{}] {}", n + 1, files.len(), path.display());
         }
-        let doc = match read_one(path, options) {
+        let doc = match checked.next().unwrap_or_else(|| read_one(path, options)) {
             Ok(doc) => doc,
             Err(message) => {
                 if progress {

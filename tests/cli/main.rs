@@ -4,8 +4,12 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+/// The Athena views and queries (`infra/athena/`) on DuckDB.
+mod athena;
 /// `classify` and `sample` subcommands end to end.
 mod cli;
 
+/// `classify --contact-records`.
+mod contact_records;
 /// The HTML report, and every report opened in a real browser.
 mod html_report;

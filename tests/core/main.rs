@@ -8,6 +8,8 @@ mod support;
 
 /// Hostile and malformed input: clear rejections, bounded caps, no panic.
 mod bad_input;
+/// Cross-checks with Amazon Connect contact records.
+mod contact_records;
 /// Inputs found by fuzzing (`fuzz/`), each with the property it broke.
 mod fuzz_regressions;
 /// Every accepted input shape (array, NDJSON, gzip, `_logs`, …) classifies alike.

@@ -87,3 +87,48 @@ fn odd_and_empty_contact_ids_match_the_schema() {
         "odd ids",
     );
 }
+
+/// Cross-checked documents (every agreement value, a related leg, an
+/// unavailable record) match the schema, and the schema rejects a made-up
+/// agreement value.
+#[test]
+fn cross_checked_documents_match_the_schema() {
+    use ccp_disconnect_core::contact_records::RecordIndex;
+    let v = validator();
+    let dir = repo_root().join("tests/fixtures/contact-records");
+    let array = std::fs::read(dir.join("scenarios-array.json")).unwrap();
+    let firehose =
+        std::fs::read(dir.join("firehose/2024/05/14/09/ctr-stream-1-2024-05-14-09-00-00")).unwrap();
+    let part2 = std::fs::read(dir.join("multi-part-2.ndjson")).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for name in [
+        "multi_call_mixed",
+        "log_ends_mid_call",
+        "agent_end_call_api",
+        "kc_customer",
+    ] {
+        let mut doc = classify_bytes(&std::fs::read(fixture(&format!("{name}.json"))).unwrap());
+        let mut index = RecordIndex::new(RecordIndex::wanted_ids(&doc).collect::<Vec<_>>());
+        for bytes in [&array, &firehose, &part2] {
+            index.read(&bytes[..], "r").unwrap();
+        }
+        index.cross_check(&mut doc);
+        let value: Value = serde_json::from_slice(&doc.to_json_line()).unwrap();
+        assert_valid(&v, &value, name);
+        for call in value["calls"].as_array().unwrap() {
+            seen.insert(
+                call["contact_record"]["agreement"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        let mut bad = value.clone();
+        bad["calls"][0]["contact_record"]["agreement"] = "maybe".into();
+        assert!(!v.is_valid(&bad));
+        let mut bad = value;
+        bad["summary"]["contact_records"]["surprise"] = 1.into();
+        assert!(!v.is_valid(&bad));
+    }
+    assert_eq!(seen.len(), 5, "every agreement value validated: {seen:?}");
+}

@@ -191,3 +191,44 @@ fn each_reason_belongs_to_the_verdict_the_schema_gives_it() {
         .collect();
     assert_eq!(covered, all, "a verdict has no reason rule in the schema");
 }
+
+#[test]
+fn agreement_names_match_serde_and_the_schema() {
+    use ccp_disconnect_core::contact_records::Agreement;
+    assert_eq!(
+        Agreement::ALL,
+        every!(Agreement: Agrees, LogAddsCause, Differs, NotComparable, Unavailable)
+    );
+    check(
+        &Agreement::ALL,
+        Agreement::as_str,
+        |v| serde_json::to_value(v).unwrap(),
+        "/$defs/contact_record/properties/agreement/enum",
+    );
+    // The summary counts one field per agreement value, named alike.
+    let counts = ccp_disconnect_core::contact_records::AgreementCounts::default();
+    let fields: BTreeSet<String> = serde_json::to_value(counts)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let names: BTreeSet<String> = Agreement::ALL.iter().map(|a| a.as_str().into()).collect();
+    assert_eq!(fields, names);
+}
+
+#[test]
+fn record_match_names_match_serde_and_the_schema() {
+    use ccp_disconnect_core::contact_records::RecordMatch;
+    assert_eq!(
+        RecordMatch::ALL,
+        every!(RecordMatch: ContactId, PreviousContactId, NextContactId, InitialContactId)
+    );
+    check(
+        &RecordMatch::ALL,
+        RecordMatch::as_str,
+        |v| serde_json::to_value(v).unwrap(),
+        "/$defs/contact_record/properties/matched_by/anyOf/1/enum",
+    );
+}

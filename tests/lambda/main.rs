@@ -16,6 +16,8 @@ mod support;
 mod bootstrap;
 /// Duplicate, out-of-order and late events; deadlines.
 mod delivery;
+/// The DescribeContact cross-check against a local DescribeContact endpoint.
+mod describe_contact;
 /// The sample trigger events in `events/`, end to end.
 mod events;
 /// 1,000 logs through 20 % injected S3 faults, with redelivery.

@@ -176,5 +176,6 @@ fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
         timeline_truncated: c.timeline_truncated,
         quality,
         softphone_errors,
+        contact_record: None,
     }
 }

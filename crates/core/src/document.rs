@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use crate::contact_records::{AgreementCounts, ContactRecordCheck};
 use crate::render;
 use crate::time::{Millis, format_iso8601};
 
@@ -433,6 +434,10 @@ pub struct Call {
     pub timeline_truncated: bool,
     pub quality: Option<Quality>,
     pub softphone_errors: Vec<SoftphoneError>,
+    /// The contact record's answer and how it compares; only when contact
+    /// records were given (see [`crate::contact_records`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_record: Option<ContactRecordCheck>,
 }
 
 /// A log entry cited as evidence. Never carries the entry's `objects`.
@@ -502,6 +507,9 @@ pub struct Summary {
     pub network: u64,
     pub not_connected: u64,
     pub unknown: u64,
+    /// Calls per `contact_record.agreement`; only when contact records were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_records: Option<AgreementCounts>,
 }
 
 impl Summary {

@@ -41,6 +41,7 @@
 mod assemble;
 mod calls;
 mod catalog;
+pub mod contact_records;
 mod document;
 mod error;
 mod options;

@@ -198,7 +198,7 @@ impl Handler {
             match self.handle_item(item, call).await {
                 ItemResult::Done(outcome) => {
                     counts.add(&outcome);
-                    if let Outcome::Failed(error) = outcome {
+                    if let Outcome::Failed(error) = *outcome {
                         failures.push(RecordFailure::Object(error));
                     }
                 }
@@ -245,7 +245,7 @@ impl Handler {
                 match self.handle_item(item, call).await {
                     ItemResult::Done(outcome) => {
                         counts.add(&outcome);
-                        message_failed |= matches!(outcome, Outcome::Failed(_));
+                        message_failed |= matches!(*outcome, Outcome::Failed(_));
                     }
                     ItemResult::Ignored => counts.ignored += 1,
                     ItemResult::Invalid(_) => {
@@ -330,7 +330,7 @@ impl Handler {
     async fn handle_item(&self, item: &Item, call: &Call<'_>) -> ItemResult {
         let request_id = call.request_id;
         match item {
-            Item::Object(object) => ItemResult::Done(
+            Item::Object(object) => ItemResult::Done(Box::new(
                 process(
                     &self.s3,
                     &self.config,
@@ -340,7 +340,7 @@ impl Handler {
                     call.stop_at,
                 )
                 .await,
-            ),
+            )),
             Item::Ignored { reason } => {
                 tracing::info!(request_id, reason = reason.as_str(), "record ignored");
                 ItemResult::Ignored
@@ -374,7 +374,9 @@ fn batch_result_code(outcome: &Outcome) -> &'static str {
 }
 
 enum ItemResult {
-    Done(Outcome),
+    // Boxed: an outcome carries a typed error with its S3 context, far
+    // larger than the other variants.
+    Done(Box<Outcome>),
     Ignored,
     Invalid(String),
 }

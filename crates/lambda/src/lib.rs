@@ -13,6 +13,7 @@
 // public for the tests and the fuzz targets; the rest is reached through
 // the re-exports below.
 mod config;
+pub mod contact_records;
 mod error;
 mod handler;
 pub mod key;
@@ -99,6 +100,10 @@ pub async fn run() -> Result<(), Error> {
     };
     init_logging(config.log_format);
     let sdk = load_sdk_config().await;
+    if let Err(e) = contact_records::init(&sdk) {
+        tracing::error!(error = %e, "invalid configuration");
+        return Err(e.into());
+    }
     let handler = Handler::new(s3_client(&sdk, &config), config);
     tracing::info!(
         results_prefix = handler.config().results_prefix.as_str(),

@@ -341,7 +341,7 @@ async fn process_key(
         size,
     };
 
-    let (document, bytes_read) = match size {
+    let (mut document, bytes_read) = match size {
         Some(n) if n > config.max_object_bytes => {
             // Not read at all: dropping the body closes the connection.
             drop(response);
@@ -365,6 +365,8 @@ async fn process_key(
         },
     };
 
+    // Optional DescribeContact cross-check (CONNECT_INSTANCE_ID); bounded, never fails.
+    crate::contact_records::enrich(&mut document).await;
     let result_bucket = config.results_bucket_for(bucket).to_owned();
     let body = ResultBody::new(&document, config.spool_results_over_bytes);
     match write_result(s3, &input, &result_bucket, &result_key, &body, &stamp).await {

@@ -1613,6 +1613,7 @@ mod tests {
                 kind: text.to_string(),
                 hint: "Media connectivity was lost (network).",
             }],
+            contact_record: None,
         }
     }
 
