@@ -154,6 +154,10 @@ async fn samples_run_end_to_end_with_the_bundled_log() {
     assert_eq!(response["batchItemFailures"], serde_json::json!([]));
     assert_eq!(
         list_keys(&s3, BUCKET).await,
-        vec![RESULT_KEY.to_owned(), KEY.to_owned()]
+        vec![
+            "results/uploads/agent-log.txt.html".to_owned(),
+            RESULT_KEY.to_owned(),
+            KEY.to_owned()
+        ]
     );
 }

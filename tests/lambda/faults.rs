@@ -1,9 +1,11 @@
 //! At-least-once delivery through a faulty S3: 1,000 uploaded logs, a proxy
 //! in front of the S3 server failing 20% of requests (500, 503 SlowDown,
 //! responses cut halfway, delays), and every failed event delivered again
-//! the way Lambda and SQS would. The outcome must be exactly 1,000 result
-//! objects, each byte for byte the document of the whole log: a body cut
-//! mid-stream never becomes a result.
+//! the way Lambda and SQS would. The outcome must be exactly 1,000 results
+//! and 1,000 report pages (`HTML_REPORTS`, on here), each byte for byte the
+//! document (or its rendering) of the whole log: a body cut mid-stream never
+//! becomes a result, and a page whose write failed after its JSON's is
+//! written by the redelivery.
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::lambda_support::fault_proxy::FaultProxy;
@@ -115,7 +117,11 @@ async fn a_thousand_logs_through_twenty_percent_faults() {
     uploads.join_all().await;
 
     let proxy = FaultProxy::start(&moto.endpoint, FAULT_RATE, 0x5eed);
-    let handler = quiet_handler(s3_client_quick_retries(&proxy.endpoint), Config::default());
+    let config = Config {
+        html_reports: true,
+        ..Config::default()
+    };
+    let handler = quiet_handler(s3_client_quick_retries(&proxy.endpoint), config);
 
     // Half as S3 notifications of five records, half as SQS batches of ten.
     let mut pending: VecDeque<Delivery> = VecDeque::new();
@@ -182,7 +188,7 @@ async fn a_thousand_logs_through_twenty_percent_faults() {
     assert!(counts.faults() * 10 > counts.requests, "{counts:?}");
     assert!(redeliveries > 0, "no fault reached the handler");
 
-    // Exactly one result per log, and nothing else.
+    // Exactly one result and one page per log, and nothing else.
     let mut keys = BTreeMap::new();
     let mut token = None;
     loop {
@@ -203,8 +209,9 @@ async fn a_thousand_logs_through_twenty_percent_faults() {
         }
     }
     let expected: Vec<String> = (0..LOGS)
-        .map(|i| format!("results/{}.json", key(i)))
+        .flat_map(|i| [".json", ".html"].map(|suffix| format!("results/{}{suffix}", key(i))))
         .collect();
+    assert_eq!(expected.len(), 2 * LOGS);
     assert_eq!(keys.keys().cloned().collect::<Vec<_>>(), {
         let mut e = expected.clone();
         e.sort();
@@ -237,9 +244,9 @@ async fn check_result(s3: &aws_sdk_s3::Client, i: usize) {
         etag: head.e_tag().map(|e| e.trim_matches('"').to_owned()),
         size: head.content_length().map(|n| n as u64),
     };
-    let whole = ccp_disconnect_core::classify(&log(i)[..], source, &Options::default())
-        .expect("classify the whole log")
-        .to_json_line();
+    let document = ccp_disconnect_core::classify(&log(i)[..], source, &Options::default())
+        .expect("classify the whole log");
+    let whole = document.to_json_line();
     let (stored, content_type) = get(s3, BUCKET, &format!("results/{key}.json"))
         .await
         .expect("the result object");
@@ -247,6 +254,14 @@ async fn check_result(s3: &aws_sdk_s3::Client, i: usize) {
     assert!(
         stored == whole,
         "result {i} is not the document of the whole log"
+    );
+    let (page, content_type) = get(s3, BUCKET, &format!("results/{key}.html"))
+        .await
+        .expect("the report page");
+    assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
+    assert!(
+        page == ccp_disconnect_core::render::html::render(&document).into_bytes(),
+        "page {i} is not the rendering of the whole log's document"
     );
 
     let doc: Value = serde_json::from_slice(&stored).unwrap();

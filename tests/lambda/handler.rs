@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 const BUCKET: &str = "ccp-logs-example";
 const KEY: &str = "uploads/agent-log.txt";
 const RESULT_KEY: &str = "results/uploads/agent-log.txt.json";
+/// The report page beside the result (`HTML_REPORTS` is on by default).
+const HTML_KEY: &str = "results/uploads/agent-log.txt.html";
 
 async fn setup() -> (Moto, aws_sdk_s3::Client, Handler) {
     let moto = Moto::start();
@@ -66,7 +68,7 @@ async fn s3_put_writes_the_result_next_to_the_log() {
     assert_eq!(stored, direct.to_json_line());
     assert_eq!(
         list_keys(&s3, BUCKET).await,
-        vec![RESULT_KEY.to_owned(), KEY.to_owned()]
+        vec![HTML_KEY.to_owned(), RESULT_KEY.to_owned(), KEY.to_owned()]
     );
 }
 

@@ -881,6 +881,51 @@ fn the_function_is_told_its_metrics_namespace_and_service() {
 }
 
 #[test]
+fn the_function_is_told_whether_to_write_html_reports() {
+    let t = template();
+    let env = &resource(&t, "ClassifierFunction")["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["HTML_REPORTS"], r#ref("HtmlReports"));
+    // Every value the parameter allows is one the function accepts, and
+    // means what it says; the default is the function's own default, so a
+    // stack and a function run without the variable behave alike.
+    let param = &t["Parameters"]["HtmlReports"];
+    let allowed = strings(&param["AllowedValues"]);
+    assert_eq!(allowed, ["true", "false"]);
+    for value in &allowed {
+        let config = ccp_disconnect_lambda::Config::from_lookup(|name| {
+            (name == "HTML_REPORTS").then(|| value.clone())
+        })
+        .expect("an allowed value is a valid configuration");
+        assert_eq!(config.html_reports, value == "true", "{value}");
+    }
+    assert_eq!(
+        param_default(&t, "HtmlReports"),
+        ccp_disconnect_lambda::Config::default()
+            .html_reports
+            .to_string()
+    );
+    // The page lives under the results prefix, where the function may
+    // write (s3_grants_are_scoped_to_their_prefixes pins that grant) and
+    // which never triggers it.
+    let config = ccp_disconnect_lambda::Config {
+        results_prefix: param_default(&t, "ResultsPrefix"),
+        ..Default::default()
+    };
+    let page = config.html_key(&format!(
+        "{}agent-log.txt",
+        param_default(&t, "UploadsPrefix")
+    ));
+    assert!(
+        page.starts_with(&param_default(&t, "ResultsPrefix")),
+        "{page}"
+    );
+    assert!(
+        !page.starts_with(&param_default(&t, "UploadsPrefix")),
+        "{page}"
+    );
+}
+
+#[test]
 fn dashboard_shows_only_and_all_metrics_the_function_emits() {
     let t = template();
     let namespace = param_default(&t, "MetricsNamespace");

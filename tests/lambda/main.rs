@@ -24,6 +24,8 @@ mod events;
 mod faults;
 /// The handler in-process, every trigger shape.
 mod handler;
+/// The HTML report beside each result: bytes, headers, order, switch.
+mod html_reports;
 /// Invariants of `infra/template.yaml`.
 mod infra_template;
 /// The embedded-metric-format lines, against the EMF specification and the

@@ -68,10 +68,15 @@ async fn full_body_from_the_stand_in_is_classified() {
         .await
         .unwrap();
     assert_eq!(response["written"], 1, "{response}");
+    // The result, then the report page (on by default).
     let puts = server.puts.lock().unwrap().clone();
-    assert_eq!(puts.len(), 1);
+    assert_eq!(puts.len(), 2, "{puts:?}");
     assert!(
         puts[0].starts_with("/b/results/uploads/agent-log.txt.json"),
+        "{puts:?}"
+    );
+    assert!(
+        puts[1].starts_with("/b/results/uploads/agent-log.txt.html"),
         "{puts:?}"
     );
 }

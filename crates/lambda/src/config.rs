@@ -11,6 +11,24 @@ pub(crate) const DEFAULT_MAX_OBJECT_BYTES: u64 = 2 << 30;
 /// deadline to stop, log and answer.
 pub(crate) const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(2000);
 
+/// Default for `HTML_REPORTS`: on. The page is what the people asking "who
+/// hung up?" open (through a presigned URL), and it costs one more
+/// `PutObject` per log; `docs/lambda.md` ("Configuration") says more.
+pub(crate) const DEFAULT_HTML_REPORTS: bool = true;
+
+/// Key suffix of the JSON result.
+pub(crate) const JSON_SUFFIX: &str = ".json";
+/// Key suffix of the HTML report.
+pub(crate) const HTML_SUFFIX: &str = ".html";
+/// The longer of the two suffixes: the result-key length check uses it
+/// whether or not HTML reports are on, so that whether a log can be processed
+/// never depends on the switch.
+pub(crate) const LONGEST_RESULT_SUFFIX: usize = if JSON_SUFFIX.len() > HTML_SUFFIX.len() {
+    JSON_SUFFIX.len()
+} else {
+    HTML_SUFFIX.len()
+};
+
 /// Default for `METRICS_NAMESPACE`.
 pub(crate) const DEFAULT_METRICS_NAMESPACE: &str = "ccp-disconnect";
 /// Default for `METRICS_SERVICE` when `AWS_LAMBDA_FUNCTION_NAME` is unset
@@ -40,6 +58,9 @@ pub struct Config {
     pub force_path_style: bool,
     /// `LOG_FORMAT` (`json` or `text`).
     pub log_format: LogFormat,
+    /// `HTML_REPORTS` (default `true`): also write `<RESULTS_PREFIX><key>.html`,
+    /// the report page, after the JSON result.
+    pub html_reports: bool,
     /// `DEADLINE_MARGIN_MS`: an object still in progress this long before the
     /// invocation deadline is abandoned as a retryable failure.
     pub deadline_margin: Duration,
@@ -65,6 +86,7 @@ impl Default for Config {
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
             force_path_style: false,
             log_format: LogFormat::Json,
+            html_reports: DEFAULT_HTML_REPORTS,
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
             spool_results_over_bytes: DEFAULT_SPOOL_RESULTS_OVER_BYTES,
             metrics_namespace: DEFAULT_METRICS_NAMESPACE.to_owned(),
@@ -127,17 +149,12 @@ impl Config {
             };
         }
 
-        if let Some(raw) = lookup("S3_FORCE_PATH_STYLE").filter(|v| !v.trim().is_empty()) {
-            config.force_path_style = match raw.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                _ => {
-                    return Err(ConfigError {
-                        variable: "S3_FORCE_PATH_STYLE",
-                        message: format!("expected true or false, got {raw:?}"),
-                    });
-                }
-            };
+        if let Some(value) = boolean(&lookup, "S3_FORCE_PATH_STYLE")? {
+            config.force_path_style = value;
+        }
+
+        if let Some(value) = boolean(&lookup, "HTML_REPORTS")? {
+            config.html_reports = value;
         }
 
         if let Some(raw) = lookup("LOG_FORMAT").filter(|v| !v.trim().is_empty()) {
@@ -203,13 +220,43 @@ impl Config {
 
     /// The key of the result object for `key`: `<RESULTS_PREFIX><key>.json`.
     pub fn result_key(&self, key: &str) -> String {
-        format!("{}{}.json", self.results_prefix, key)
+        format!("{}{key}{JSON_SUFFIX}", self.results_prefix)
+    }
+
+    /// The key of the HTML report for `key`: `<RESULTS_PREFIX><key>.html`.
+    pub fn html_key(&self, key: &str) -> String {
+        format!("{}{key}{HTML_SUFFIX}", self.results_prefix)
+    }
+
+    /// The length in bytes of the longest result key for `key`, whichever
+    /// outputs are on: what S3's limit on key length is checked against.
+    pub(crate) fn longest_result_key_len(&self, key: &str) -> usize {
+        self.results_prefix.len() + key.len() + LONGEST_RESULT_SUFFIX
     }
 
     /// True when the object is itself a result (or anything else under the
     /// results prefix of the bucket results are written to): never processed.
     pub fn is_result_object(&self, bucket: &str, key: &str) -> bool {
         self.results_bucket_for(bucket) == bucket && key.starts_with(&self.results_prefix)
+    }
+}
+
+/// A true/false variable; unset or empty is `None`. Anything else than the
+/// listed spellings stops the function at start-up rather than being guessed.
+fn boolean(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<bool>, ConfigError> {
+    let Some(raw) = lookup(variable).filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(Some(true)),
+        "false" | "0" | "no" => Ok(Some(false)),
+        _ => Err(ConfigError {
+            variable,
+            message: format!("expected true or false, got {raw:?}"),
+        }),
     }
 }
 
@@ -268,6 +315,7 @@ mod tests {
         assert_eq!(c.max_object_bytes, 2 * 1024 * 1024 * 1024);
         assert!(!c.force_path_style);
         assert_eq!(c.log_format, LogFormat::Json);
+        assert!(c.html_reports);
         assert_eq!(c.deadline_margin, Duration::from_secs(2));
         assert_eq!(c.metrics_namespace, "ccp-disconnect");
         assert_eq!(c.metrics_service, "ccp-disconnect");
@@ -315,8 +363,10 @@ mod tests {
             ("S3_FORCE_PATH_STYLE", "TRUE"),
             ("LOG_FORMAT", "text"),
             ("DEADLINE_MARGIN_MS", "250"),
+            ("HTML_REPORTS", " No "),
         ])
         .unwrap();
+        assert!(!c.html_reports);
         assert_eq!(c.results_prefix, "out/");
         assert_eq!(c.results_bucket.as_deref(), Some("other"));
         assert_eq!(c.max_object_bytes, 1000);
@@ -351,6 +401,14 @@ mod tests {
                 .variable,
             "S3_FORCE_PATH_STYLE"
         );
+        let err = config(&[("HTML_REPORTS", "off")]).unwrap_err();
+        assert_eq!(err.variable, "HTML_REPORTS");
+        assert_eq!(
+            err.to_string(),
+            "HTML_REPORTS: expected true or false, got \"off\""
+        );
+        // Empty is unset: the default applies.
+        assert!(config(&[("HTML_REPORTS", "")]).unwrap().html_reports);
         // An empty prefix in the source bucket would make every object a result.
         assert_eq!(
             config(&[("RESULTS_PREFIX", "")]).unwrap_err().variable,
@@ -367,7 +425,16 @@ mod tests {
             c.result_key("uploads/a/agent-log.txt"),
             "results/uploads/a/agent-log.txt.json"
         );
+        assert_eq!(
+            c.html_key("uploads/a/agent-log.txt"),
+            "results/uploads/a/agent-log.txt.html"
+        );
+        // The length check covers the longer key, whichever it is.
+        let key = "uploads/a/agent-log.txt";
+        let longest = c.result_key(key).len().max(c.html_key(key).len());
+        assert_eq!(c.longest_result_key_len(key), longest);
         assert!(c.is_result_object("b", "results/uploads/a/agent-log.txt.json"));
+        assert!(c.is_result_object("b", "results/uploads/a/agent-log.txt.html"));
         assert!(c.is_result_object("b", "results/anything"));
         assert!(!c.is_result_object("b", "uploads/results/x"));
         assert!(!c.is_result_object("b", "results"));

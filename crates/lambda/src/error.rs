@@ -58,8 +58,9 @@ pub enum ObjectError {
     /// The notification's key does not URL-decode to UTF-8 (`object.key` is
     /// the key as the event wrote it). Permanent.
     UndecodableKey { object: S3Location, error: KeyError },
-    /// `<RESULTS_PREFIX><key>.json` would be `bytes` long, more than S3's
-    /// 1,024: known before anything is read. Permanent.
+    /// The longer of `<RESULTS_PREFIX><key>.json` and `<RESULTS_PREFIX><key>.html`
+    /// would be `bytes` long, more than S3's 1,024: known before anything is
+    /// read. Permanent.
     ResultKeyTooLong { object: S3Location, bytes: usize },
     /// `GetObject` failed (other than a missing object, which is not an error).
     Get {

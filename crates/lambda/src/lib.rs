@@ -6,7 +6,8 @@
 //! SQS (S3 or SNS-wrapped notifications), SNS, EventBridge `Object Created`,
 //! and S3 Batch Operations (schemas 1.0 and 2.0). For every object it reads
 //! the body as a stream, classifies it with [`ccp_disconnect_core::classify`] and writes
-//! `<RESULTS_PREFIX><key>.json`. See `docs/lambda.md`.
+//! `<RESULTS_PREFIX><key>.json`, then (unless `HTML_REPORTS=false`) the report
+//! page `<RESULTS_PREFIX><key>.html`. See `docs/lambda.md`.
 
 // Module graph, leaves first: `config`, `trigger`, `key`, `s3_error` →
 // `error`, `metrics` → `write` → `object` → `handler` → here. `trigger` and `key` are
@@ -113,6 +114,7 @@ pub async fn run() -> Result<(), Error> {
             .as_deref()
             .unwrap_or("(source bucket)"),
         max_object_bytes = handler.config().max_object_bytes,
+        html_reports = handler.config().html_reports,
         metrics_namespace = handler.config().metrics_namespace.as_str(),
         metrics_service = handler.config().metrics_service.as_str(),
         "ready"

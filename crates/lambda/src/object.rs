@@ -1,4 +1,14 @@
-//! One object: read it from S3 as a stream, classify it, write the result.
+//! One object: read it from S3 as a stream, classify it, write the result
+//! (the JSON document, then, when `HTML_REPORTS` is on, the report page).
+//!
+//! Order of the two writes: the JSON first. It is the record (Athena, the
+//! metrics, anything that lists results), and the page is a rendering of
+//! it, so a page is never stored for a version whose JSON is not: a reader
+//! who finds a page finds its JSON beside it. When the page's write fails
+//! after the JSON's succeeded, the object fails as a whole (retryable when
+//! the cause is) and nothing is counted as processed: the redelivery writes
+//! the JSON again (the same bytes, over the same stamp) and then the page,
+//! so the two converge, byte-identical, however often it comes.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -17,7 +27,7 @@ use crate::key::decode_event_key;
 use crate::metrics::{Metrics, ObjectMetrics};
 use crate::s3_error::SdkFailure;
 use crate::trigger::{KeyEncoding, ObjectRef};
-use crate::write::{ResultBody, Stamp, Written, write_result};
+use crate::write::{Format, ResultBody, Stamp, Written, write_result};
 use ccp_disconnect_core::{
     DisconnectedBy, Document, Limits, Options, Reason, RejectKind, Rejection, Source, Status,
     Summary,
@@ -40,6 +50,8 @@ pub(crate) enum Outcome {
         bytes_read: u64,
         result_bucket: String,
         result_key: String,
+        /// The HTML report's key, when `HTML_REPORTS` is on.
+        html_key: Option<String>,
     },
     /// Not written on purpose: an object under the results prefix, or a
     /// result from a newer version of the object is already stored.
@@ -159,6 +171,7 @@ fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, duration
             summary,
             result_bucket,
             result_key,
+            html_key,
             ..
         } => {
             tracing::info!(
@@ -180,6 +193,7 @@ fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, duration
                 unknown = summary.unknown,
                 result_bucket = result_bucket.as_str(),
                 result_key = result_key.as_str(),
+                html_key = html_key.as_deref().unwrap_or(""),
                 duration_ms,
                 "object processed"
             );
@@ -287,12 +301,16 @@ async fn process_key(
 ) -> Outcome {
     let input = S3Location::new(bucket, key);
 
-    // Known before anything is read: S3 would refuse the result's key.
+    // Known before anything is read: S3 would refuse a result's key. The
+    // longest of the keys counts, HTML reports on or off, so that the
+    // switch never decides whether a log can be processed.
     let result_key = config.result_key(key);
-    if result_key.len() > MAX_S3_KEY_BYTES {
+    let html_key = config.html_reports.then(|| config.html_key(key));
+    let longest = config.longest_result_key_len(key);
+    if longest > MAX_S3_KEY_BYTES {
         return Outcome::Failed(ObjectError::ResultKeyTooLong {
             object: input,
-            bytes: result_key.len(),
+            bytes: longest,
         });
     }
 
@@ -368,24 +386,38 @@ async fn process_key(
     // Optional DescribeContact cross-check (CONNECT_INSTANCE_ID); bounded, never fails.
     crate::contact_records::enrich(&mut document).await;
     let result_bucket = config.results_bucket_for(bucket).to_owned();
-    let body = ResultBody::new(&document, config.spool_results_over_bytes);
-    match write_result(s3, &input, &result_bucket, &result_key, &body, &stamp).await {
-        Ok(Written::Stored) => {}
-        Ok(Written::Superseded { existing }) => {
-            return Outcome::Skipped {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                reason: format!(
-                    "s3://{result_bucket}/{result_key} already holds the result of a newer \
-                     version of the object (sequencer {}, last modified {})",
-                    existing.sequencer.as_deref().unwrap_or("-"),
-                    existing
-                        .last_modified
-                        .map_or_else(|| "-".to_owned(), |s| s.to_string())
-                ),
-            };
+    // Only a whole, length-checked body gets here (`classify_stream`), so
+    // neither object is ever made from part of a log.
+    let mut outputs = vec![(&result_key, Format::Json)];
+    if let Some(html_key) = &html_key {
+        outputs.push((html_key, Format::Html));
+    }
+    // In order, stopping at the first that is not stored: see the module
+    // documentation for why the JSON comes first. Each body is made just
+    // before its write and dropped after it, so at most one sits beside the
+    // document, and no page is rendered when the JSON was not stored.
+    for (output_key, format) in outputs {
+        let body = ResultBody::new(format, &document, config.spool_results_over_bytes);
+        match write_result(s3, &input, &result_bucket, output_key, &body, &stamp).await {
+            Ok(Written::Stored) => {}
+            // A newer version's result is there: that version's invocation
+            // writes (or wrote) both objects, and counts them.
+            Ok(Written::Superseded { existing }) => {
+                return Outcome::Skipped {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    reason: format!(
+                        "s3://{result_bucket}/{output_key} already holds the result of a newer \
+                         version of the object (sequencer {}, last modified {})",
+                        existing.sequencer.as_deref().unwrap_or("-"),
+                        existing
+                            .last_modified
+                            .map_or_else(|| "-".to_owned(), |s| s.to_string())
+                    ),
+                };
+            }
+            Err(error) => return Outcome::Failed(error),
         }
-        Err(error) => return Outcome::Failed(error),
     }
 
     Outcome::Written {
@@ -398,6 +430,7 @@ async fn process_key(
         bytes_read,
         result_bucket,
         result_key,
+        html_key,
     }
 }
 

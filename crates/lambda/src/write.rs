@@ -10,6 +10,11 @@
 //! dropped ([`Written::Superseded`]), otherwise the put is repeated with
 //! `If-Match` on the ETag just read, so a result written meanwhile by a
 //! concurrent invocation is looked at again rather than overwritten.
+//!
+//! The JSON result and the HTML report ([`Format`]) are two objects written
+//! the same way, each with its own stamp: the report of an older version
+//! never replaces the report of a newer one either, whatever happened to
+//! the JSON.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -21,6 +26,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 
+use crate::config::{HTML_SUFFIX, JSON_SUFFIX};
 use crate::error::{ObjectError, S3Location, WriteOp};
 use crate::s3_error::{SdkFailure, is_lost_race, is_not_implemented, status};
 use ccp_disconnect_core::Document;
@@ -119,6 +125,44 @@ pub(crate) enum Written {
 /// another invocation wrote this key in between).
 const MAX_ATTEMPTS: usize = 4;
 
+/// What a result object holds, and so how it is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// The result document, one JSON line (`application/json`).
+    Json,
+    /// The report page (`text/html; charset=utf-8`), shown rather than
+    /// downloaded when opened through a presigned URL.
+    Html,
+}
+
+impl Format {
+    /// The `Content-Type` the object is stored with; S3 serves it back.
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Html => "text/html; charset=utf-8",
+        }
+    }
+
+    /// The `Content-Disposition` the object is stored with: `inline` for the
+    /// page, so that a browser displays it. Without a file name, which would
+    /// have to be escaped for non-ASCII keys: the URL names the page anyway.
+    pub(crate) fn content_disposition(self) -> Option<&'static str> {
+        match self {
+            Format::Json => None,
+            Format::Html => Some("inline"),
+        }
+    }
+
+    /// The key suffix, also used for the name of a spooled body.
+    pub(crate) fn suffix(self) -> &'static str {
+        match self {
+            Format::Json => JSON_SUFFIX,
+            Format::Html => HTML_SUFFIX,
+        }
+    }
+}
+
 /// Stores `body` at `bucket`/`key` unless a result from a newer input is
 /// there. Each attempt is one `PutObject` of the whole body: S3 stores all
 /// of it or nothing. `input` is the object the result was made from, for
@@ -215,7 +259,8 @@ impl Target<'_> {
             .put_object()
             .bucket(self.bucket)
             .key(self.key)
-            .content_type("application/json")
+            .content_type(body.format.content_type())
+            .set_content_disposition(body.format.content_disposition().map(str::to_owned))
             .set_metadata(Some(stamp.to_metadata()))
             .body(body.stream(self.input).await?))
     }
@@ -257,38 +302,79 @@ impl Target<'_> {
     }
 }
 
-/// The bytes of a result object: in memory, or spooled to a temporary file
-/// when large (thousands of calls), so that they do not sit in memory beside
-/// the document they were made from. The bytes are the same either way.
-pub(crate) enum ResultBody {
+/// The bytes of a result object and what they are: in memory, or spooled
+/// to a temporary file when large (thousands of calls), so that they do not
+/// sit in memory beside the document they were made from. The bytes are the
+/// same either way, and the same for the same document: both renderings are
+/// deterministic, which is what makes a redelivery byte-identical.
+pub(crate) struct ResultBody {
+    format: Format,
+    bytes: Spooled,
+}
+
+enum Spooled {
     Memory(Vec<u8>),
     File(SpoolFile),
 }
 
 impl ResultBody {
-    /// Serializes `document` as one JSON line, spooling past `spool_over`
-    /// bytes. Any trouble with the file falls back to memory.
-    pub(crate) fn new(document: &Document, spool_over: usize) -> ResultBody {
+    /// `document` in `format`, spooling past `spool_over` bytes.
+    pub(crate) fn new(format: Format, document: &Document, spool_over: usize) -> ResultBody {
+        match format {
+            Format::Json => ResultBody::json(document, spool_over),
+            Format::Html => ResultBody::html(document, spool_over),
+        }
+    }
+
+    /// `document` as one JSON line, spooling past `spool_over` bytes.
+    fn json(document: &Document, spool_over: usize) -> ResultBody {
+        ResultBody::spooled(
+            Format::Json,
+            spool_over,
+            |out| document.write_json_line(out),
+            || document.to_json_line(),
+        )
+    }
+
+    /// `document` as the report page, spooling past `spool_over` bytes.
+    fn html(document: &Document, spool_over: usize) -> ResultBody {
+        let page = ccp_disconnect_core::render::html::render(document);
+        ResultBody::spooled(
+            Format::Html,
+            spool_over,
+            |out| out.write_all(page.as_bytes()),
+            || page.as_bytes().to_vec(),
+        )
+    }
+
+    /// Writes the body with `write`; any trouble with the file falls back to
+    /// memory, with the bytes `in_memory` makes.
+    fn spooled(
+        format: Format,
+        spool_over: usize,
+        write: impl FnOnce(&mut Spill) -> io::Result<()>,
+        in_memory: impl FnOnce() -> Vec<u8>,
+    ) -> ResultBody {
         let mut spill = Spill {
             memory: Vec::new(),
             limit: spool_over,
+            suffix: format.suffix(),
             file: None,
         };
-        let written = document
-            .write_json_line(&mut spill)
-            .and_then(|()| spill.flush());
-        match (written, spill.file) {
-            (Ok(()), None) => ResultBody::Memory(spill.memory),
-            (Ok(()), Some((_, spool))) => ResultBody::File(spool),
-            (Err(_), _) => ResultBody::Memory(document.to_json_line()),
-        }
+        let written = write(&mut spill).and_then(|()| spill.flush());
+        let bytes = match (written, spill.file) {
+            (Ok(()), None) => Spooled::Memory(spill.memory),
+            (Ok(()), Some((_, spool))) => Spooled::File(spool),
+            (Err(_), _) => Spooled::Memory(in_memory()),
+        };
+        ResultBody { format, bytes }
     }
 
     /// A fresh stream over the bytes, for one attempt.
     async fn stream(&self, input: &S3Location) -> Result<ByteStream, ObjectError> {
-        match self {
-            ResultBody::Memory(bytes) => Ok(ByteStream::from(bytes.clone())),
-            ResultBody::File(spool) => {
+        match &self.bytes {
+            Spooled::Memory(bytes) => Ok(ByteStream::from(bytes.clone())),
+            Spooled::File(spool) => {
                 ByteStream::from_path(&spool.0)
                     .await
                     .map_err(|e| ObjectError::SpoolRead {
@@ -313,6 +399,8 @@ impl Drop for SpoolFile {
 struct Spill {
     memory: Vec<u8>,
     limit: usize,
+    /// The end of the file's name, after the format (`.json`, `.html`).
+    suffix: &'static str,
     file: Option<(io::BufWriter<std::fs::File>, SpoolFile)>,
 }
 
@@ -321,8 +409,11 @@ impl io::Write for Spill {
         if self.file.is_none() && self.memory.len() + data.len() > self.limit {
             static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
             let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = std::env::temp_dir()
-                .join(format!("ccp-disconnect-{}-{n}.json", std::process::id()));
+            let path = std::env::temp_dir().join(format!(
+                "ccp-disconnect-{}-{n}{}",
+                std::process::id(),
+                self.suffix
+            ));
             let spool = SpoolFile(path);
             let mut out = io::BufWriter::new(std::fs::File::create(&spool.0)?);
             out.write_all(&self.memory)?;

@@ -156,6 +156,16 @@ impl FaultProxy {
             Some((method.to_owned(), path_part.to_owned(), Box::new(action)));
     }
 
+    /// Injects faults at `rate` from the moment the first `method` request
+    /// whose path contains `path_part` has been answered: that request gets
+    /// through, the ones after it meet the faults.
+    pub fn set_rate_after_first(&self, method: &str, path_part: &str, rate: f64) {
+        let state = self.state.clone();
+        self.after_first(method, path_part, move || {
+            state.settings.lock().unwrap().rate_ppm = (rate.clamp(0.0, 1.0) * 1e6) as u64;
+        });
+    }
+
     pub fn counts(&self) -> FaultCounts {
         let c = |f: Fault| self.state.counts[f as usize].load(Ordering::SeqCst);
         FaultCounts {
