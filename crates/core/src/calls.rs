@@ -28,6 +28,12 @@ const REPORT_WINDOW_MS: Millis = 60_000;
 const TEXT_CAP: usize = 400;
 /// Persistent signaling channels remembered (a real log has one or two).
 const MAX_PERSISTENT_CHANNELS: usize = 64;
+/// Connections remembered per contact (a snapshot carries at most 8; a
+/// transfer or conference adds a few over the call's life).
+const MAX_TRACKED_CONNECTIONS: usize = 16;
+/// Metrics, reports and end-of-call lines are tied to one of the calls seen
+/// last; only this many are looked at.
+const RECENT_CALLS: usize = 8;
 
 /// A cited entry.
 /// Shared, not copied: the text of one entry (and a snapshot's note) may be
@@ -241,15 +247,25 @@ pub struct Contact {
     pub call_session: Track,
     pub timeline: Vec<TimelineItem>,
     pub timeline_truncated: bool,
+    pub snap: SnapshotFacts,
+    pub events: ContactEvents,
+    pub api: ApiRequests,
+    pub media: MediaFacts,
+    pub quality: QualityAcc,
+    pub report_failures: Vec<String>,
+}
 
-    // Snapshots
+/// What the agent snapshots showed of one contact (spec §3.2): the first
+/// snapshot in each contact state, and the connections' states.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotFacts {
     last_contact_state: Option<String>,
     connections: Vec<ConnState>,
-    pub snap_connected: Option<Ev>,
-    pub snap_ended: Option<Ev>,
-    pub snap_missed: Option<Ev>,
-    pub snap_rejected: Option<Ev>,
-    pub snap_error: Option<Ev>,
+    pub connected: Option<Ev>,
+    pub ended: Option<Ev>,
+    pub missed: Option<Ev>,
+    pub rejected: Option<Ev>,
+    pub error: Option<Ev>,
     pub customer_connecting: Option<Ev>,
     pub customer_connected: Option<Ev>,
     /// The far end's legs were all disconnected while the agent's was still up.
@@ -257,23 +273,36 @@ pub struct Contact {
     /// The agent's leg was gone while another party was still connected.
     pub others_stayed: Option<Ev>,
     pub agent_error_state: Option<(String, Ev)>,
+}
 
-    // Contact events
-    pub ev_connected: Option<Ev>,
-    pub ev_missed: Option<Ev>,
-    pub ev_error: Option<Ev>,
-    pub ev_ended: Option<Ev>,
+/// `Publishing event: contact::<name>::<id>` lines (spec §3.2): the first of
+/// each kind.
+#[derive(Debug, Clone, Default)]
+pub struct ContactEvents {
+    pub connected: Option<Ev>,
+    pub missed: Option<Ev>,
+    pub error: Option<Ev>,
+    /// `ended`, `acw` or `destroyed`.
+    pub ended: Option<Ev>,
+}
 
-    // API requests
+/// The agent's API requests naming this contact (spec §3.3).
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequests {
+    /// `destroyConnection`, with the connection id it names.
     pub destroys: Vec<(Option<String>, Ev)>,
-    pub reject_request: Option<Ev>,
-    pub outbound_request: bool,
+    pub reject: Option<Ev>,
+    pub outbound: bool,
+}
 
+/// Softphone media and failure lines tied to this call (spec §3.4).
+#[derive(Debug, Clone, Default)]
+pub struct MediaFacts {
     pub troubles: Vec<(Trouble, Option<String>, Ev)>,
+    /// When ICE came back (`connected`/`completed`).
     pub ice_recovered: Vec<Millis>,
+    /// The CCP v1 line `Agent disconnected successfully.`
     pub agent_disconnected_line: Option<Ev>,
-    pub quality: QualityAcc,
-    pub report_failures: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -344,12 +373,12 @@ impl Contact {
         exits
             .iter()
             .find_map(|t| t.exit.as_ref().map(|(_, e)| e))
-            .or(self.snap_ended.as_ref())
-            .or(self.ev_ended.as_ref())
-            .or(self.snap_missed.as_ref())
-            .or(self.snap_rejected.as_ref())
-            .or(self.snap_error.as_ref())
-            .or(self.ev_missed.as_ref())
+            .or(self.snap.ended.as_ref())
+            .or(self.events.ended.as_ref())
+            .or(self.snap.missed.as_ref())
+            .or(self.snap.rejected.as_ref())
+            .or(self.snap.error.as_ref())
+            .or(self.events.missed.as_ref())
             .or(exits.iter().find_map(|t| t.terminal.as_ref()))
     }
 
@@ -385,14 +414,14 @@ impl Contact {
                 Some(matches!(c.state.as_deref(), Some("connected" | "ended")));
         }
         let state = c.state.as_deref().unwrap_or("");
-        if c.state != self.last_contact_state {
+        if c.state != self.snap.last_contact_state {
             self.timeline(
                 seen,
                 "contact",
-                self.last_contact_state.clone().as_deref(),
+                self.snap.last_contact_state.clone().as_deref(),
                 state,
             );
-            self.last_contact_state.clone_from(&c.state);
+            self.snap.last_contact_state.clone_from(&c.state);
         }
         // One note per snapshot and contact, written only if some fact
         // takes it, and shared by every fact that does.
@@ -406,11 +435,11 @@ impl Contact {
             }
         };
         match state {
-            "connected" => first(&mut self.snap_connected, &mut note),
-            "ended" => first(&mut self.snap_ended, &mut note),
-            "missed" => first(&mut self.snap_missed, &mut note),
-            "rejected" => first(&mut self.snap_rejected, &mut note),
-            "error" => first(&mut self.snap_error, &mut note),
+            "connected" => first(&mut self.snap.connected, &mut note),
+            "ended" => first(&mut self.snap.ended, &mut note),
+            "missed" => first(&mut self.snap.missed, &mut note),
+            "rejected" => first(&mut self.snap.rejected, &mut note),
+            "error" => first(&mut self.snap.error, &mut note),
             _ => {}
         }
 
@@ -433,15 +462,15 @@ impl Contact {
                     far_active = true;
                 }
             }
-            let changed = match self.connections.iter_mut().find(|s| s.id == k.id) {
+            let changed = match self.snap.connections.iter_mut().find(|s| s.id == k.id) {
                 Some(s) if s.state.as_deref() == kstate => None,
                 Some(s) => {
                     let from = s.state.replace(kstate.unwrap_or("").to_string());
                     Some(from)
                 }
                 None => {
-                    if self.connections.len() < 16 {
-                        self.connections.push(ConnState {
+                    if self.snap.connections.len() < MAX_TRACKED_CONNECTIONS {
+                        self.snap.connections.push(ConnState {
                             id: k.id.clone(),
                             kind: k.kind.clone(),
                             state: k.state.clone(),
@@ -468,10 +497,10 @@ impl Contact {
                     // The latest one: "still ringing" right before the end.
                     Some("connecting") | Some("init") => {
                         let n = note.get_or_insert_with(|| describe_snapshot_contact(c).into());
-                        self.customer_connecting = Some(seen.ev_note(n.clone()))
+                        self.snap.customer_connecting = Some(seen.ev_note(n.clone()))
                     }
                     Some("connected") | Some("hold") => {
-                        first(&mut self.customer_connected, &mut note)
+                        first(&mut self.snap.customer_connected, &mut note)
                     }
                     _ => {}
                 }
@@ -481,16 +510,17 @@ impl Contact {
         // The contact may already read `ended`: the agent's leg still being up
         // is what shows the far end left first.
         if far_seen && !far_active && agent_active && matches!(state, "connected" | "ended") {
-            first(&mut self.far_end_gone_first, &mut note);
+            first(&mut self.snap.far_end_gone_first, &mut note);
         }
         if far_active && !agent_active && agent_state.is_some() {
-            first(&mut self.others_stayed, &mut note);
+            first(&mut self.snap.others_stayed, &mut note);
         }
     }
 
     /// Whether a snapshot showed connection `id` as the agent's leg.
     pub fn is_agent_leg(&self, id: &str) -> bool {
-        self.connections
+        self.snap
+            .connections
             .iter()
             .any(|s| s.id == id && s.kind.as_deref() == Some("agent"))
     }
@@ -499,7 +529,8 @@ impl Contact {
     /// non-agent connection seen.
     fn is_customer_leg(&self, id: &str) -> bool {
         let far = || {
-            self.connections
+            self.snap
+                .connections
                 .iter()
                 .filter(|s| !matches!(s.kind.as_deref(), Some("agent") | Some("monitoring")))
         };
@@ -510,8 +541,8 @@ impl Contact {
     }
 
     fn add_trouble(&mut self, trouble: Trouble, detail: Option<String>, seen: &Seen<'_>) {
-        if self.troubles.len() < TROUBLE_CAP {
-            self.troubles.push((trouble, detail, seen.ev()));
+        if self.media.troubles.len() < TROUBLE_CAP {
+            self.media.troubles.push((trouble, detail, seen.ev()));
         }
     }
 }
@@ -646,7 +677,7 @@ impl Tracker {
                     _ => self.current,
                 };
                 if let Some(i) = target {
-                    self.contacts[i].ice_recovered.push(seen.time);
+                    self.contacts[i].media.ice_recovered.push(seen.time);
                 }
             }
             Event::ContactDetected {
@@ -683,17 +714,17 @@ impl Tracker {
                 let c = &mut self.contacts[i];
                 c.seen_as_contact = true;
                 match method.as_str() {
-                    "destroyConnection" if c.destroys.len() < DESTROY_CAP => {
+                    "destroyConnection" if c.api.destroys.len() < DESTROY_CAP => {
                         let note = format!(
                             "API request destroyConnection for connection {}",
                             connection_id.as_deref().unwrap_or("?")
                         );
-                        c.destroys.push((connection_id, seen.ev_note(note)));
+                        c.api.destroys.push((connection_id, seen.ev_note(note)));
                     }
-                    "rejectContact" if c.reject_request.is_none() => {
-                        c.reject_request = Some(seen.ev_note("API request rejectContact"))
+                    "rejectContact" if c.api.reject.is_none() => {
+                        c.api.reject = Some(seen.ev_note("API request rejectContact"))
                     }
-                    "createOutboundContact" => c.outbound_request = true,
+                    "createOutboundContact" => c.api.outbound = true,
                     _ => {}
                 }
             }
@@ -704,10 +735,10 @@ impl Tracker {
                 let c = &mut self.contacts[i];
                 c.seen_as_contact = true;
                 let slot = match name.as_str() {
-                    "connected" => &mut c.ev_connected,
-                    "missed" => &mut c.ev_missed,
-                    "error" => &mut c.ev_error,
-                    "ended" | "acw" | "destroyed" => &mut c.ev_ended,
+                    "connected" => &mut c.events.connected,
+                    "missed" => &mut c.events.missed,
+                    "error" => &mut c.events.error,
+                    "ended" | "acw" | "destroyed" => &mut c.events.ended,
                     "incoming" | "connecting" | "pending" => {
                         if c.started_before_log.is_none() {
                             c.started_before_log = Some(false);
@@ -739,8 +770,8 @@ impl Tracker {
             Event::AgentDisconnectedLine => {
                 if let Some(i) = self.recently_ended(seen.time).or(self.current) {
                     let c = &mut self.contacts[i];
-                    if c.agent_disconnected_line.is_none() {
-                        c.agent_disconnected_line = Some(seen.ev());
+                    if c.media.agent_disconnected_line.is_none() {
+                        c.media.agent_disconnected_line = Some(seen.ev());
                     }
                 }
             }
@@ -849,9 +880,9 @@ impl Tracker {
                 .or(self.current);
             if let Some(i) = target {
                 let c = &mut self.contacts[i];
-                if c.agent_error_state.is_none() {
+                if c.snap.agent_error_state.is_none() {
                     let note = format!("snapshot: agent state {name} (error)");
-                    c.agent_error_state = Some((name, seen.ev_note(note)));
+                    c.snap.agent_error_state = Some((name, seen.ev_note(note)));
                 }
             }
         }
@@ -867,16 +898,19 @@ impl Tracker {
                 && t <= end.saturating_add(METRICS_SLACK_MS))
             .then_some(i)
         };
-        self.current
-            .and_then(covers)
-            .or_else(|| (0..self.contacts.len()).rev().take(8).find_map(covers))
+        self.current.and_then(covers).or_else(|| {
+            (0..self.contacts.len())
+                .rev()
+                .take(RECENT_CALLS)
+                .find_map(covers)
+        })
     }
 
     /// The call that ended most recently before `t`, within the report window.
     fn recently_ended(&self, t: Millis) -> Option<usize> {
         (0..self.contacts.len())
             .rev()
-            .take(8)
+            .take(RECENT_CALLS)
             .filter_map(|i| {
                 let end = self.contacts[i].end()?.time;
                 (end <= t && t - end <= REPORT_WINDOW_MS).then_some((end, i))

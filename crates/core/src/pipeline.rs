@@ -311,17 +311,7 @@ fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
             note: e.note.as_deref().map(str::to_string),
         })
         .collect();
-    let connected = [c.snap_connected.as_ref(), c.ev_connected.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|e| e.time)
-        .min()
-        .or_else(|| c.talking_ev().map(|e| e.time));
-    let connected = match verdict.reason.verdict() {
-        crate::DisconnectedBy::NotConnected => None,
-        _ => connected,
-    };
-    let ended = c.end().map(|e| e.time);
+    let (connected, ended) = (verdict.connected_at, verdict.ended_at);
     let talk_ms = match (connected, ended) {
         (Some(a), Some(b)) if b >= a => Some((b - a) as u64),
         _ => None,
@@ -342,6 +332,7 @@ fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
         report_failures: c.report_failures,
     });
     let softphone_errors = c
+        .media
         .troubles
         .iter()
         .take(SOFTPHONE_ERRORS_CAP)
