@@ -1,6 +1,7 @@
 //! Labelled scenarios: each `tests/fixtures/scenarios/<name>.json` log comes
 //! with `<name>.expect.json`, written by hand from the spec, naming every call
-//! with its verdict, reason, confidence and the entries that must be cited.
+//! with its verdict, reason, confidence and the entries that must be cited,
+//! and optionally its `connected_at`, `ended_at` and `talk_ms`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,15 @@ fn check(name: &str, doc: &Document, expect: &Value) -> Vec<String> {
             continue;
         };
         let got_json = serde_json::to_value(got).unwrap();
-        for field in ["disconnected_by", "reason", "confidence"] {
+        // Times are optional labels; `null` asserts there is none.
+        for field in [
+            "disconnected_by",
+            "reason",
+            "confidence",
+            "connected_at",
+            "ended_at",
+            "talk_ms",
+        ] {
             if let Some(w) = want.get(field)
                 && got_json[field] != *w
             {

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use crate::document::{Time, TimelineItem};
 use crate::recognize::{Event, MAX_ID_BYTES, Machine, Sample, SnapContact, Snapshot, Trouble};
-use crate::time::Millis;
+use crate::time::{Millis, format_iso8601};
 
 /// Timeline items kept per call; a runaway call (reconnect loops) is cut.
 const TIMELINE_CAP: usize = 64;
@@ -20,6 +20,13 @@ const TIMELINE_START: usize = 20;
 const TROUBLE_CAP: usize = 32;
 /// Destroy requests kept per call.
 const DESTROY_CAP: usize = 16;
+/// Requests that add a party to the contact: a transfer or quick connect
+/// (spec §3.3, §3.5).
+const ADD_PARTY_METHODS: [&str; 3] = [
+    "createAdditionalConnection",
+    "addNewConnection",
+    "transferContact",
+];
 /// Metrics samples are tied to a call talking at their time, with this slack.
 const METRICS_SLACK_MS: Millis = 2_000;
 /// An end-of-call report is tied to a call that ended this long before it.
@@ -273,6 +280,27 @@ pub struct SnapshotFacts {
     /// The agent's leg was gone while another party was still connected.
     pub others_stayed: Option<Ev>,
     pub agent_error_state: Option<(String, Ev)>,
+    /// Some snapshot named this contact.
+    pub seen: bool,
+    /// When the agent's and the customer's legs went `disconnected`, by
+    /// their `state.timestamp` on the log's clock (spec §3.2): the first
+    /// snapshot that shows each.
+    pub agent_down: Option<LegDown>,
+    pub customer_down: Option<LegDown>,
+    /// The agent's leg `connected` in the first snapshot of the contact:
+    /// since when, on the log's clock.
+    pub first_agent_connected: Option<Millis>,
+    /// A party other than the agent and the customer joined (transfer,
+    /// conference).
+    pub third_party: bool,
+}
+
+/// A leg's disconnect time, from its `state.timestamp` less the snapshot's
+/// `skew` (spec §3.2), and the snapshot that showed it.
+#[derive(Debug, Clone)]
+pub struct LegDown {
+    pub at: Millis,
+    pub ev: Ev,
 }
 
 /// `Publishing event: contact::<name>::<id>` lines (spec §3.2): the first of
@@ -293,6 +321,11 @@ pub struct ApiRequests {
     pub destroys: Vec<(Option<String>, Ev)>,
     pub reject: Option<Ev>,
     pub outbound: bool,
+    /// The shared worker's `destroyConnection` lines tied to this call by
+    /// time: they name no contact or connection (spec §3.3).
+    pub worker_destroys: Vec<Ev>,
+    /// The first request adding a party (a transfer or quick connect).
+    pub add_party: Option<Ev>,
 }
 
 /// Softphone media and failure lines tied to this call (spec §3.4).
@@ -303,6 +336,11 @@ pub struct MediaFacts {
     pub ice_recovered: Vec<Millis>,
     /// The CCP v1 line `Agent disconnected successfully.`
     pub agent_disconnected_line: Option<Ev>,
+    /// The last metrics sample tied to this call that counted packets:
+    /// audio was flowing then (spec §3.4).
+    pub last_audio: Option<Millis>,
+    /// The last such sample that counted no packets: silence.
+    pub last_silence: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -401,8 +439,10 @@ impl Contact {
         self.talking_ev().map(|e| e.time)
     }
 
-    fn apply_snapshot(&mut self, c: &SnapContact, seen: &Seen<'_>) {
+    fn apply_snapshot(&mut self, c: &SnapContact, skew: Millis, seen: &Seen<'_>) {
         self.seen_as_contact = true;
+        let first_snapshot = !self.snap.seen;
+        self.snap.seen = true;
         if c.kind.is_some() {
             self.kind.clone_from(&c.kind);
         }
@@ -448,14 +488,26 @@ impl Contact {
         let mut agent_state: Option<&str> = None;
         let mut far_active = false;
         let mut far_seen = false;
+        // Server times on the log's clock (spec §3.2: skew is server minus
+        // client time).
+        let local = |t: Option<Millis>| t.map(|t| t.saturating_sub(skew));
+        let mut agent_down = None;
+        let mut customer_down = None;
         for k in &c.connections {
             let kind = k.kind.as_deref().unwrap_or("");
             let kstate = k.state.as_deref();
+            let down = kstate == Some("disconnected");
             if kind == "agent" {
                 if self.agent_connection.is_none() {
                     self.agent_connection = Some(k.id.clone());
                 }
                 agent_state = kstate;
+                if down {
+                    agent_down = local(k.state_time);
+                }
+                if first_snapshot && kstate == Some("connected") {
+                    self.snap.first_agent_connected = local(k.state_time);
+                }
             } else if kind != "monitoring" {
                 far_seen = true;
                 if is_active(kstate) {
@@ -492,7 +544,13 @@ impl Contact {
                     self.timeline(seen, machine, from.as_deref(), kstate.unwrap_or(""));
                 }
             }
+            if kind != "agent" && kind != "monitoring" && !self.is_customer_leg(&k.id) {
+                self.snap.third_party = true;
+            }
             if kind != "agent" && kind != "monitoring" && self.is_customer_leg(&k.id) {
+                if down {
+                    customer_down = local(k.state_time);
+                }
                 match kstate {
                     // The latest one: "still ringing" right before the end.
                     Some("connecting") | Some("init") => {
@@ -515,6 +573,15 @@ impl Contact {
         if far_active && !agent_active && agent_state.is_some() {
             first(&mut self.snap.others_stayed, &mut note);
         }
+        for (slot, at) in [
+            (&mut self.snap.agent_down, agent_down),
+            (&mut self.snap.customer_down, customer_down),
+        ] {
+            if let (None, Some(at)) = (&slot, at) {
+                let ev = seen.ev_note(describe_snapshot_times(c, skew));
+                *slot = Some(LegDown { at, ev });
+            }
+        }
     }
 
     /// Whether a snapshot showed connection `id` as the agent's leg.
@@ -527,7 +594,7 @@ impl Contact {
 
     /// The customer's leg: the initial non-agent connection, or the first
     /// non-agent connection seen.
-    fn is_customer_leg(&self, id: &str) -> bool {
+    pub fn is_customer_leg(&self, id: &str) -> bool {
         let far = || {
             self.snap
                 .connections
@@ -552,6 +619,24 @@ fn is_active(state: Option<&str>) -> bool {
         state,
         Some("connected" | "hold" | "connecting" | "init" | "silent_monitor" | "barge")
     )
+}
+
+/// The snapshot note with the connections' state times, for a verdict
+/// that rests on which leg went first.
+fn describe_snapshot_times(c: &SnapContact, skew: Millis) -> String {
+    let mut s = format!("snapshot: contact {}", c.state.as_deref().unwrap_or("?"));
+    for k in &c.connections {
+        s.push_str(&format!(
+            "; {} connection {}",
+            k.kind.as_deref().unwrap_or("?"),
+            k.state.as_deref().unwrap_or("?")
+        ));
+        if let Some(t) = k.state_time {
+            s.push_str(&format!(" since {} (server)", format_iso8601(t)));
+        }
+    }
+    s.push_str(&format!("; skew {skew} ms"));
+    s
 }
 
 fn describe_snapshot_contact(c: &SnapContact) -> String {
@@ -582,7 +667,15 @@ pub struct Tracker {
     persistent_channels: HashMap<String, Option<usize>>,
     /// The contact whose softphone session is the most recent.
     current: Option<usize>,
+    /// Requests are logged (either kind of line, spec §3.3): the agent's
+    /// silence means something.
     pub api_lines: bool,
+    /// `Sending API_REQUEST` lines (with params) are logged: the worker's
+    /// lines only repeat them.
+    pub api_params_lines: bool,
+    /// The contact a snapshot last showed active: requests that name no
+    /// contact are tied to it when no softphone call is talking.
+    last_active: Option<usize>,
     pub persistent: bool,
     pub snapshots: u64,
     pub log_rolls: u64,
@@ -705,8 +798,14 @@ impl Tracker {
                 method,
                 contact_id,
                 connection_id,
+                worker,
             } => {
                 self.api_lines = true;
+                if worker {
+                    self.worker_request(&method, seen);
+                    return;
+                }
+                self.api_params_lines = true;
                 let Some(cid) = contact_id else { return };
                 let Some(i) = self.contact(&cid, seen) else {
                     return;
@@ -725,6 +824,9 @@ impl Tracker {
                         c.api.reject = Some(seen.ev_note("API request rejectContact"))
                     }
                     "createOutboundContact" => c.api.outbound = true,
+                    m if ADD_PARTY_METHODS.contains(&m) && c.api.add_party.is_none() => {
+                        c.api.add_party = Some(seen.ev_note(format!("API request {m}")))
+                    }
                     _ => {}
                 }
             }
@@ -756,7 +858,15 @@ impl Tracker {
                 for s in &samples {
                     let t = s.time.unwrap_or(seen.time);
                     if let Some(i) = self.talking_at(t) {
-                        self.contacts[i].quality.add(s);
+                        let c = &mut self.contacts[i];
+                        c.quality.add(s);
+                        match s.packets {
+                            Some(p) if p > 0.0 => {
+                                c.media.last_audio = c.media.last_audio.max(Some(t))
+                            }
+                            Some(_) => c.media.last_silence = c.media.last_silence.max(Some(t)),
+                            None => {}
+                        }
                     }
                 }
             }
@@ -858,14 +968,43 @@ impl Tracker {
         self.current = Some(i);
     }
 
+    /// A worker request line names no contact: it is tied to the call
+    /// talking at its time, else to the contact a snapshot last showed
+    /// active (one voice contact at a time, spec §3.3).
+    fn worker_request(&mut self, method: &str, seen: &Seen<'_>) {
+        let add_party = ADD_PARTY_METHODS.contains(&method);
+        if method != "destroyConnection" && !add_party {
+            return;
+        }
+        let Some(i) = self.talking_at(seen.time).or(self.last_active) else {
+            return;
+        };
+        let api = &mut self.contacts[i].api;
+        let note = || format!("API request {method} (shared worker, no params)");
+        if add_party {
+            if api.add_party.is_none() {
+                api.add_party = Some(seen.ev_note(note()));
+            }
+        } else if api.worker_destroys.len() < DESTROY_CAP {
+            api.worker_destroys.push(seen.ev_note(note()));
+        }
+    }
+
     fn snapshot(&mut self, snapshot: &Snapshot, seen: &Seen<'_>) {
         self.snapshots += 1;
+        let skew = snapshot.skew.unwrap_or(0);
         let mut present = Vec::with_capacity(snapshot.contacts.len());
         for c in &snapshot.contacts {
             let Some(i) = self.contact(&c.id, seen) else {
                 continue;
             };
-            self.contacts[i].apply_snapshot(c, seen);
+            self.contacts[i].apply_snapshot(c, skew, seen);
+            if matches!(
+                c.state.as_deref(),
+                Some("connected" | "connecting" | "incoming" | "pending" | "init")
+            ) {
+                self.last_active = Some(i);
+            }
             present.push(i);
         }
         if snapshot.agent_state_type.as_deref() == Some("error") {
@@ -893,7 +1032,19 @@ impl Tracker {
         let covers = |i: usize| {
             let c = &self.contacts[i];
             let start = c.talk_start()?;
-            let end = c.end().map(|e| e.time).unwrap_or(Millis::MAX);
+            // Signaling lost does not end the call by itself: the media may
+            // go on (ccp-log-format.md §1.6).
+            let end = c
+                .end()
+                .filter(|e| {
+                    [&c.signaling, &c.call_session].iter().all(|t| {
+                        t.reconnect_failed
+                            .as_ref()
+                            .is_none_or(|r| r.index != e.index)
+                    })
+                })
+                .map(|e| e.time)
+                .unwrap_or(Millis::MAX);
             (t.saturating_add(METRICS_SLACK_MS) >= start
                 && t <= end.saturating_add(METRICS_SLACK_MS))
             .then_some(i)

@@ -254,6 +254,7 @@ fn build(analysis: Analysis, source: Source, options: &Options) -> Document {
     let Analysis { mut tracker, info } = analysis;
     let facts = LogFacts {
         api_lines: tracker.api_lines,
+        api_params_lines: tracker.api_params_lines,
     };
     let kinds: Vec<Kind> = tracker
         .contacts

@@ -114,6 +114,9 @@ pub enum Event {
         method: String,
         contact_id: Option<String>,
         connection_id: Option<String>,
+        /// The shared worker's `AWSClient: --> Calling operation` line: it
+        /// names no contact or connection (spec §3.3).
+        worker: bool,
     },
     /// `Publishing event: contact::<name>::<id>`.
     ContactChange {
@@ -161,6 +164,7 @@ impl Event {
                     method,
                     contact_id,
                     connection_id,
+                    ..
                 } => method.len() + s(contact_id) + s(connection_id),
                 Event::ContactChange { name, contact_id } => name.len() + contact_id.len(),
                 Event::Snapshot(snapshot) => snapshot.weight(),
@@ -179,6 +183,9 @@ impl Event {
 pub struct Snapshot {
     pub agent_state: Option<String>,
     pub agent_state_type: Option<String>,
+    /// Server time minus the client's, in ms: a server timestamp less this
+    /// is on the log's clock (spec §3.2).
+    pub skew: Option<i64>,
     pub contacts: Vec<SnapContact>,
 }
 
@@ -216,6 +223,9 @@ pub struct SnapConnection {
     pub id: String,
     pub kind: Option<String>,
     pub state: Option<String>,
+    /// `state.timestamp`: when the connection entered its state, server
+    /// time (spec §3.2).
+    pub state_time: Option<i64>,
     pub initial: bool,
 }
 
@@ -322,6 +332,7 @@ pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
                     method,
                     contact_id,
                     connection_id,
+                    worker: false,
                 });
             }
             if let Some(rest) = t.strip_prefix("Softphone call detected:") {
@@ -404,6 +415,20 @@ pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
         }
         b'A' if t.starts_with("Agent disconnected successfully") => {
             return Some(Event::AgentDisconnectedLine);
+        }
+        b'A' if t.starts_with("AWSClient: --> Calling operation '") => {
+            // The shared worker's request line, logged in every era that
+            // logs requests at all (spec §3.3): no params.
+            let method = t["AWSClient: --> Calling operation '".len()..]
+                .split('\'')
+                .next()
+                .filter(|m| (1..=MAX_NAME_BYTES).contains(&m.len()))?;
+            return Some(Event::ApiRequest {
+                method: method.to_string(),
+                contact_id: None,
+                connection_id: None,
+                worker: true,
+            });
         }
         _ => {}
     }
@@ -621,6 +646,8 @@ const MAX_SNAPSHOT_CONTACTS: usize = 64;
 const MAX_CONNECTIONS: usize = 8;
 /// Samples in one metrics report.
 const MAX_SAMPLES: usize = 1024;
+/// Largest `skew` taken as one (a day, in ms).
+const MAX_SKEW_MS: f64 = 86_400_000.0;
 
 #[derive(Deserialize)]
 struct ApiObject<'a> {
@@ -663,6 +690,8 @@ struct SnapshotObject<'a> {
 struct RawSnapshot<'a> {
     #[serde(borrow, default)]
     state: Option<RawState<'a>>,
+    #[serde(default)]
+    skew: Option<f64>,
     #[serde(borrow, default)]
     contacts: Option<Bounded<RawContact<'a>, MAX_SNAPSHOT_CONTACTS>>,
 }
@@ -673,6 +702,8 @@ struct RawState<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "type")]
     kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -730,18 +761,34 @@ fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|k| k.connection_id.len() <= MAX_ID_BYTES)
-                .map(|k| SnapConnection {
-                    id: k.connection_id.into_owned(),
-                    kind: owned(k.kind),
-                    state: k.state.and_then(|s| owned(s.kind)),
-                    initial: k.initial.unwrap_or(false),
+                .map(|k| {
+                    let (state, state_time) = match k.state {
+                        Some(s) => (
+                            owned(s.kind),
+                            s.timestamp.as_deref().and_then(crate::time::parse_iso8601),
+                        ),
+                        None => (None, None),
+                    };
+                    SnapConnection {
+                        id: k.connection_id.into_owned(),
+                        kind: owned(k.kind),
+                        state,
+                        state_time,
+                        initial: k.initial.unwrap_or(false),
+                    }
                 })
                 .collect(),
         })
         .collect();
+    // A skew beyond a day is not a clock difference (and could overflow).
+    let skew = raw
+        .skew
+        .filter(|s| s.is_finite() && s.abs() <= MAX_SKEW_MS)
+        .map(|s| s as i64);
     Some(Snapshot {
         agent_state,
         agent_state_type,
+        skew,
         contacts,
     })
 }
@@ -957,10 +1004,49 @@ mod tests {
                 method,
                 contact_id,
                 connection_id,
+                worker: false,
             }) => {
                 assert_eq!(method, "destroyConnection");
                 assert_eq!(contact_id.as_deref(), Some("c-1"));
                 assert_eq!(connection_id.as_deref(), Some("k-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn worker_request_line_names_the_method_only() {
+        match recognize("AWSClient: --> Calling operation 'destroyConnection'", None) {
+            Some(Event::ApiRequest {
+                method,
+                contact_id: None,
+                connection_id: None,
+                worker: true,
+            }) => assert_eq!(method, "destroyConnection"),
+            other => panic!("{other:?}"),
+        }
+        // The reply line is not a request.
+        assert!(
+            recognize(
+                "AWSClient: <-- Operation 'destroyConnection' succeeded.",
+                None
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn snapshot_keeps_skew_and_connection_state_times() {
+        let objects = br#"[{"snapshot":{"skew":-1850,"contacts":[{"contactId":"c-1","state":{"type":"ended"},"connections":[{"connectionId":"k-1","type":"agent","state":{"type":"disconnected","timestamp":"2023-10-12T10:11:00.480Z"}}]}]}}]"#;
+        match recognize("GET_AGENT_SNAPSHOT succeeded.", Some(&objects[..])) {
+            Some(Event::Snapshot(s)) => {
+                assert_eq!(s.skew, Some(-1850));
+                let k = &s.contacts[0].connections[0];
+                assert_eq!(
+                    k.state_time,
+                    crate::time::parse_iso8601("2023-10-12T10:11:00.480Z")
+                );
+                assert!(k.state_time.is_some());
             }
             other => panic!("{other:?}"),
         }
