@@ -143,8 +143,10 @@ pub struct LogInfo {
     pub snapshots: u64,
     /// `Log roll interval occurred.` lines: each marks a 30-minute window.
     pub log_rolls: u64,
-    /// The log has `Sending API_REQUEST event` lines (Streams 2.5.0 and later);
-    /// without them an agent's End call leaves no direct trace.
+    /// The log records requests: `Sending API_REQUEST event` lines (Streams
+    /// 2.5.0 and later) or the shared worker's `AWSClient: --> Calling
+    /// operation` lines; without either an agent's End call leaves no direct
+    /// trace.
     pub api_lines: bool,
     /// A persistent softphone connection (`IdleState`) was seen.
     pub persistent_connection: bool,

@@ -125,27 +125,30 @@ impl RejectKind {
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     // agent
-    /// `TalkingState => PendingRemoteHangupState` (the Knowledge Center rule).
+    /// `TalkingState => PendingRemoteHangupState` (the Knowledge Center rule),
+    /// or, with no softphone verdict, the agent's leg went first.
     AgentHangup,
-    /// The agent's `destroyConnection` on its own leg.
+    /// The agent's `destroyConnection` on its own leg or the customer's.
     AgentHangupApi,
-    /// The agent left while other parties stayed connected.
+    /// The agent's leg ended (End call or a transfer) while other parties
+    /// stayed connected.
     AgentLeftConference,
     /// The agent state `AgentHungUp` (deskphone).
     AgentHungUpState,
     // customer
     /// `TalkingState => PendingLocalHangupState`: the far end sent `bye`.
     RemoteHangup,
-    /// `PendingRemoteHangupState`, but snapshots show the far end gone first
-    /// and the agent made no hang-up request: the snapshot/bye race.
+    /// `PendingRemoteHangupState`, but the customer's leg went first or the
+    /// agent made no request in a log that records them: the snapshot/bye
+    /// race.
     RemoteHangupSnapshotRace,
-    /// No signaling verdict (deskphone, persistent connection); snapshots show
-    /// the far end gone first.
+    /// No signaling verdict (deskphone, persistent connection); the customer's
+    /// leg went first, or no agent request where one would show.
     RemoteHangupSnapshot,
     // network
     /// Signaling lost while talking and not recovered.
     SignalingLost,
-    /// Media (ICE) lost shortly before the end and not recovered.
+    /// Media (ICE) lost and not recovered before the end.
     MediaLost,
     /// A softphone machine failed while talking.
     FailedWhileTalking,
