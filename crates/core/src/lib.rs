@@ -138,12 +138,12 @@ pub enum Reason {
     // customer
     /// `TalkingState => PendingLocalHangupState`: the far end sent `bye`.
     RemoteHangup,
-    /// `PendingRemoteHangupState`, but the customer's leg went first or the
-    /// agent made no request in a log that records them: the snapshot/bye
-    /// race.
+    /// `PendingRemoteHangupState`, but the customer's leg went first: the
+    /// snapshot/bye race.
     RemoteHangupSnapshotRace,
-    /// No signaling verdict (deskphone, persistent connection); the customer's
-    /// leg went first, or no agent request where one would show.
+    /// No signaling verdict (deskphone, persistent connection, or the CCP's
+    /// teardown with no request where one would show); the customer's leg
+    /// went first, or no agent request where one would show.
     RemoteHangupSnapshot,
     // network
     /// Signaling lost while talking and not recovered.

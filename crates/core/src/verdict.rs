@@ -539,8 +539,8 @@ fn network(f: &Facts<'_>) -> Option<Verdict> {
 /// §1.5). The CCP's `bye` follows a snapshot showing the contact ended
 /// (§1.6), so it is the agent's only when nothing says otherwise: a
 /// snapshot or the connections' timestamps showing the customer's leg gone
-/// first, or no request in a log that records them, make it the
-/// snapshot/bye race. The server's `bye` is the customer's, with the
+/// first make it the snapshot/bye race; no request in a log that records
+/// them makes it the CCP's teardown, no softphone verdict at all. The server's `bye` is the customer's, with the
 /// confidence lowered when the agent's leg went first (the customer may
 /// still be connected): then, with no request log to clear the agent, the
 /// agent's.
@@ -574,17 +574,15 @@ fn knowledge_center(f: &Facts<'_>) -> Option<Verdict> {
                 LegOrder::AgentFirst(..) => {}
                 _ if f.silence_means => {
                     // No End call in a log that would show it: the CCP's
-                    // teardown after the contact ended (§1.6, §3.3).
+                    // teardown after the contact ended (§1.6, §3.3), so no
+                    // softphone verdict; with no leg order either, only the
+                    // silence speaks (as in `snapshots_only`).
                     let mut ev = vec![e];
                     ev.extend(f.ended());
                     if let LegOrder::Tie(t) = f.order {
                         ev.push(t);
                     }
-                    return Some(verdict(
-                        Reason::RemoteHangupSnapshotRace,
-                        Confidence::Low,
-                        ev,
-                    ));
+                    return Some(verdict(Reason::RemoteHangupSnapshot, Confidence::Low, ev));
                 }
                 _ => {}
             }
