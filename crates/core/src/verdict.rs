@@ -343,7 +343,7 @@ fn is_customer_side_error(name: &str) -> bool {
 /// `connected` (§3.5 "Outbound", "Queued callback"). The agent's own leg
 /// may well have connected (a callback connects the agent first).
 /// Fixtures: `outbound_not_answered`, `callback_not_answered_2021`,
-/// `callback_not_answered_2024`, `callback_not_answered_awsclient_2022`.
+/// `callback_not_answered_2024`.
 fn customer_not_answered(f: &Facts<'_>) -> Option<Verdict> {
     let c = f.c;
     let customer_error = c
@@ -389,7 +389,9 @@ fn setup_failed(f: &Facts<'_>) -> Option<Verdict> {
 /// (§3.5 "Transfers / conference").
 /// Fixtures: `agent_end_call_api`, `conference_agent_left`,
 /// `action_destroy_customer_leg_2024`, `action_destroy_customer_leg_pcm_2025`,
-/// `action_survey_after_agent_2024`, `agent_drops_customer_2020`.
+/// `action_survey_after_agent_2024`, `action_transfer_queue_2021`,
+/// `agent_drops_customer_2023`,
+/// `agent_drops_customer_v2_2026`, `norequest_local_hangup_awsclient_2022`.
 fn agents_end_call(f: &Facts<'_>) -> Option<Verdict> {
     let c = f.c;
     if f.own_destroy.is_none()
@@ -468,7 +470,10 @@ fn transfer(f: &Facts<'_>) -> Option<Verdict> {
 /// the far end then waits; a machine failing while talking counts.
 /// Fixtures: `signaling_lost`, `ice_lost_network`,
 /// `reconnect_recovered_then_customer`, `failure_media_lost_silence_2022`,
-/// `failure_signaling_lost_audio_flows_2024`, `media_lost_late_hangup_2020`.
+/// `failure_signaling_lost_audio_flows_2024`, `failure_media_lost_silence_2025`,
+/// `media_lost_late_hangup_2020`, `media_lost_silent_metrics_2023`,
+/// `ice_recovered_then_customer_2021`, `ice_lost_audio_resumes_2024`,
+/// `signaling_lost_media_continues_2021`, `times_outage_end_2022`.
 fn network(f: &Facts<'_>) -> Option<Verdict> {
     let c = f.c;
     let audio_after = |t: Millis| c.media.last_audio.is_some_and(|a| a > t + LAYER_SKEW_MS);
@@ -548,7 +553,9 @@ fn network(f: &Facts<'_>) -> Option<Verdict> {
 /// `snapshot_race_api_era`, `snapshot_race_contact_ended`,
 /// `race_timestamps_both_down_2020`, `race_timestamps_both_down_2024`,
 /// `race_mirror_agent_first_2021`, `race_mirror_agent_first_2024`,
-/// `norequest_local_hangup_api_2023`, `norequest_local_hangup_awsclient_2022`.
+/// `race_both_down_awsclient_2022`, `survey_after_agent_2020`,
+/// `norequest_local_hangup_api_2023`, `norequest_local_hangup_awsclient_2022`,
+/// `norequest_teardown_pcm_2025`.
 fn knowledge_center(f: &Facts<'_>) -> Option<Verdict> {
     let c = f.c;
     let race_confidence = if f.silence_means {
@@ -594,12 +601,22 @@ fn knowledge_center(f: &Facts<'_>) -> Option<Verdict> {
                     .agent_error_state
                     .as_ref()
                     .is_some_and(|(n, _)| n == "AgentHungUp");
-            if let LegOrder::AgentFirst(a, b) = f.order {
-                ev.extend([a, b]);
-                second_kind = true;
+            let mut contradicted = false;
+            match f.order {
+                LegOrder::AgentFirst(a, b) => {
+                    ev.extend([a, b]);
+                    second_kind = true;
+                }
+                // The customer's leg gone first, but only shown after the
+                // CCP's `bye`: it contradicts without explaining the `bye`.
+                LegOrder::FarFirst(a, b) => {
+                    ev.extend([a, b]);
+                    contradicted = true;
+                }
+                _ => {}
             }
             // The agent's leg first, yet no request where one would show.
-            let confidence = if f.silence_means {
+            let confidence = if f.silence_means || contradicted {
                 Confidence::Low
             } else {
                 corroborated(second_kind)
@@ -644,7 +661,8 @@ fn knowledge_center(f: &Facts<'_>) -> Option<Verdict> {
 /// A deskphone's silence proves nothing: its handset sends no request.
 /// Fixtures: `deskphone_agent`, `persistent_customer`, `v2_callsession`,
 /// `deskphone_timestamps_agent_2022`, `deskphone_nothing_decides_2024`,
-/// `deskphone_customer_first_2023`.
+/// `deskphone_customer_first_2023`, `deskphone_handset_awsclient_2021`,
+/// `persistent_timestamps_customer_2025`.
 fn snapshots_only(f: &Facts<'_>) -> Option<Verdict> {
     let c = f.c;
     if let Some((name, e)) = &c.snap.agent_error_state
