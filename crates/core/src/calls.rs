@@ -1004,6 +1004,9 @@ impl Tracker {
                 Some("connected" | "connecting" | "incoming" | "pending" | "init")
             ) {
                 self.last_active = Some(i);
+            } else if self.last_active == Some(i) {
+                // Ended: a later request names no call of its.
+                self.last_active = None;
             }
             present.push(i);
         }
