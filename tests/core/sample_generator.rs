@@ -1,6 +1,7 @@
 //! The sample generator (`ccp_disconnect_core::sample`): a ~5 MB generated log in
-//! every format is classified exactly as the generator labels it, the output
-//! is valid JSON in the CCP's layout, and generation is deterministic.
+//! every format and both request-logging eras is classified exactly as the
+//! generator labels it, the output is valid JSON in the CCP's layout, and
+//! generation is deterministic.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -102,6 +103,12 @@ fn assert_every_scenario(summary: &ccp_disconnect_sample::SampleSummary) {
         Scenario::SnapshotRace,
         Scenario::IceLost,
         Scenario::SignalingLost,
+        Scenario::RaceBothDown,
+        Scenario::DeskphoneHangup,
+        Scenario::AgentDropsCustomer,
+        Scenario::Transfer,
+        Scenario::SignalingLostMediaContinues,
+        Scenario::MediaLostLateHangup,
         Scenario::LogEndsMidCall,
     ] {
         assert!(
@@ -122,6 +129,10 @@ fn assert_every_scenario(summary: &ccp_disconnect_sample::SampleSummary) {
 fn pretty_log_matches_labels() {
     let (bytes, summary) = generated(SampleFormat::Pretty, 1);
     assert!(summary.bytes >= SIZE && summary.bytes == bytes.len() as u64);
+    assert!(contains(
+        &bytes,
+        "Sending API_REQUEST event for destroyConnection"
+    ));
     assert_every_scenario(&summary);
     check_against_labels(&bytes, &summary, "pretty");
 }
@@ -142,9 +153,34 @@ fn ndjson_log_matches_labels() {
     assert_eq!(doc.log.unwrap().format, Format::Ndjson);
 }
 
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Seed 4 is a log of the era whose requests only the shared worker's
+/// `AWSClient` lines record (no params): the agent's silence still counts,
+/// and requests are tied to calls by time.
 #[test]
 fn gzip_log_matches_labels() {
     let (bytes, summary) = generated(SampleFormat::Pretty, 4);
+    assert!(!contains(&bytes, "Sending API_REQUEST"));
+    assert!(contains(
+        &bytes,
+        "AWSClient: --> Calling operation 'destroyConnection'"
+    ));
+    for s in [
+        Scenario::AgentEndCall,
+        Scenario::AgentDropsCustomer,
+        Scenario::Transfer,
+    ] {
+        assert!(
+            summary.labels.iter().any(|l| l.scenario == s),
+            "no {}",
+            s.as_str()
+        );
+    }
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(&bytes).unwrap();
     let gz = enc.finish().unwrap();

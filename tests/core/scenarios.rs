@@ -1,6 +1,7 @@
 //! Labelled scenarios: each `tests/fixtures/scenarios/<name>.json` log comes
 //! with `<name>.expect.json`, written by hand from the spec, naming every call
-//! with its verdict, reason, confidence and the entries that must be cited.
+//! with its verdict, reason, confidence and the entries that must be cited,
+//! and optionally its `connected_at`, `ended_at` and `talk_ms`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,15 @@ fn check(name: &str, doc: &Document, expect: &Value) -> Vec<String> {
             continue;
         };
         let got_json = serde_json::to_value(got).unwrap();
-        for field in ["disconnected_by", "reason", "confidence"] {
+        // Times are optional labels; `null` asserts there is none.
+        for field in [
+            "disconnected_by",
+            "reason",
+            "confidence",
+            "connected_at",
+            "ended_at",
+            "talk_ms",
+        ] {
             if let Some(w) = want.get(field)
                 && got_json[field] != *w
             {
@@ -126,4 +135,50 @@ fn every_labelled_scenario_matches_its_labels() {
         problems.len(),
         problems.join("\n")
     );
+}
+
+/// Every rule of the verdict ladder names, in its doc comment, at least two
+/// labelled fixtures that exercise it, and each of them exists.
+#[test]
+fn every_rule_names_labelled_fixtures() {
+    let src = std::fs::read_to_string(repo_root().join("crates/core/src/verdict.rs")).unwrap();
+    let ladder = src
+        .split("const LADDER")
+        .nth(1)
+        .and_then(|s| s.split("];").next())
+        .expect("the LADDER constant");
+    let rules: Vec<&str> = ladder
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("(\""))
+        .filter_map(|l| l.split('"').next())
+        .collect();
+    assert!(rules.len() >= 7, "{rules:?}");
+    let mut problems = Vec::new();
+    for rule in rules {
+        let Some(at) = src.find(&format!("\nfn {rule}(")) else {
+            problems.push(format!("{rule}: no function"));
+            continue;
+        };
+        let doc = &src[src[..at].rfind("\n\n").unwrap_or(0)..at];
+        let Some(list) = doc
+            .split("Fixtures:")
+            .nth(1)
+            .or(doc.split("Fixture:").nth(1))
+        else {
+            problems.push(format!("{rule}: names no fixture"));
+            continue;
+        };
+        let names: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+        if names.len() < 2 {
+            problems.push(format!("{rule}: names {names:?}, fewer than two"));
+        }
+        for name in names {
+            for file in [format!("{name}.json"), format!("{name}.expect.json")] {
+                if !scenario_dir().join(&file).is_file() {
+                    problems.push(format!("{rule}: {file} is missing"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

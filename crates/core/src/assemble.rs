@@ -4,8 +4,8 @@
 
 use crate::calls::{Contact, Tracker};
 use crate::document::{
-    Call, DisconnectedBy, Document, Evidence, Generator, LogInfo, OtherContact, Quality,
-    SCHEMA_VERSION, SoftphoneError, Source, Status, Summary, Time,
+    Call, Document, Evidence, Generator, LogInfo, OtherContact, Quality, SCHEMA_VERSION,
+    SoftphoneError, Source, Status, Summary, Time,
 };
 use crate::options::Options;
 use crate::verdict::{LogFacts, decide};
@@ -55,6 +55,7 @@ pub(crate) fn build(analysis: Analysis, source: Source, options: &Options) -> Do
     let Analysis { mut tracker, info } = analysis;
     let facts = LogFacts {
         api_lines: tracker.api_lines,
+        api_params_lines: tracker.api_params_lines,
     };
     let kinds: Vec<Kind> = tracker
         .contacts
@@ -112,17 +113,7 @@ fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
             note: e.note.as_deref().map(str::to_string),
         })
         .collect();
-    let connected = [c.snap_connected.as_ref(), c.ev_connected.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|e| e.time)
-        .min()
-        .or_else(|| c.talking_ev().map(|e| e.time));
-    let connected = match verdict.reason.verdict() {
-        DisconnectedBy::NotConnected => None,
-        _ => connected,
-    };
-    let ended = c.end().map(|e| e.time);
+    let (connected, ended) = (verdict.connected_at, verdict.ended_at);
     let talk_ms = match (connected, ended) {
         (Some(a), Some(b)) if b >= a => Some((b - a) as u64),
         _ => None,
@@ -143,6 +134,7 @@ fn call(c: Contact, facts: &LogFacts, options: &Options) -> Call {
         report_failures: c.report_failures,
     });
     let softphone_errors = c
+        .media
         .troubles
         .iter()
         .take(SOFTPHONE_ERRORS_CAP)

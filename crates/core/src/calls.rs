@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use crate::document::{Time, TimelineItem};
 use crate::recognize::{Event, MAX_ID_BYTES, Machine, Sample, SnapContact, Snapshot, Trouble};
-use crate::time::Millis;
+use crate::time::{Millis, format_iso8601};
 
 /// Timeline items kept per call; a runaway call (reconnect loops) is cut.
 const TIMELINE_CAP: usize = 64;
@@ -20,6 +20,13 @@ const TIMELINE_START: usize = 20;
 const TROUBLE_CAP: usize = 32;
 /// Destroy requests kept per call.
 const DESTROY_CAP: usize = 16;
+/// Requests that add a party to the contact: a transfer or quick connect
+/// (spec §3.3, §3.5).
+const ADD_PARTY_METHODS: [&str; 3] = [
+    "createAdditionalConnection",
+    "addNewConnection",
+    "transferContact",
+];
 /// Metrics samples are tied to a call talking at their time, with this slack.
 const METRICS_SLACK_MS: Millis = 2_000;
 /// An end-of-call report is tied to a call that ended this long before it.
@@ -28,6 +35,12 @@ const REPORT_WINDOW_MS: Millis = 60_000;
 const TEXT_CAP: usize = 400;
 /// Persistent signaling channels remembered (a real log has one or two).
 const MAX_PERSISTENT_CHANNELS: usize = 64;
+/// Connections remembered per contact (a snapshot carries at most 8; a
+/// transfer or conference adds a few over the call's life).
+const MAX_TRACKED_CONNECTIONS: usize = 16;
+/// Metrics, reports and end-of-call lines are tied to one of the calls seen
+/// last; only this many are looked at.
+const RECENT_CALLS: usize = 8;
 
 /// A cited entry.
 /// Shared, not copied: the text of one entry (and a snapshot's note) may be
@@ -241,15 +254,25 @@ pub struct Contact {
     pub call_session: Track,
     pub timeline: Vec<TimelineItem>,
     pub timeline_truncated: bool,
+    pub snap: SnapshotFacts,
+    pub events: ContactEvents,
+    pub api: ApiRequests,
+    pub media: MediaFacts,
+    pub quality: QualityAcc,
+    pub report_failures: Vec<String>,
+}
 
-    // Snapshots
+/// What the agent snapshots showed of one contact (spec §3.2): the first
+/// snapshot in each contact state, and the connections' states.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotFacts {
     last_contact_state: Option<String>,
     connections: Vec<ConnState>,
-    pub snap_connected: Option<Ev>,
-    pub snap_ended: Option<Ev>,
-    pub snap_missed: Option<Ev>,
-    pub snap_rejected: Option<Ev>,
-    pub snap_error: Option<Ev>,
+    pub connected: Option<Ev>,
+    pub ended: Option<Ev>,
+    pub missed: Option<Ev>,
+    pub rejected: Option<Ev>,
+    pub error: Option<Ev>,
     pub customer_connecting: Option<Ev>,
     pub customer_connected: Option<Ev>,
     /// The far end's legs were all disconnected while the agent's was still up.
@@ -257,23 +280,67 @@ pub struct Contact {
     /// The agent's leg was gone while another party was still connected.
     pub others_stayed: Option<Ev>,
     pub agent_error_state: Option<(String, Ev)>,
+    /// Some snapshot named this contact.
+    pub seen: bool,
+    /// When the agent's and the customer's legs went `disconnected`, by
+    /// their `state.timestamp` on the log's clock (spec §3.2): the first
+    /// snapshot that shows each.
+    pub agent_down: Option<LegDown>,
+    pub customer_down: Option<LegDown>,
+    /// The agent's leg `connected` in the first snapshot of the contact:
+    /// since when, on the log's clock.
+    pub first_agent_connected: Option<Millis>,
+    /// A party other than the agent and the customer joined (transfer,
+    /// conference).
+    pub third_party: bool,
+}
 
-    // Contact events
-    pub ev_connected: Option<Ev>,
-    pub ev_missed: Option<Ev>,
-    pub ev_error: Option<Ev>,
-    pub ev_ended: Option<Ev>,
+/// A leg's disconnect time, from its `state.timestamp` less the snapshot's
+/// `skew` (spec §3.2), and the snapshot that showed it.
+#[derive(Debug, Clone)]
+pub struct LegDown {
+    pub at: Millis,
+    pub ev: Ev,
+}
 
-    // API requests
+/// `Publishing event: contact::<name>::<id>` lines (spec §3.2): the first of
+/// each kind.
+#[derive(Debug, Clone, Default)]
+pub struct ContactEvents {
+    pub connected: Option<Ev>,
+    pub missed: Option<Ev>,
+    pub error: Option<Ev>,
+    /// `ended`, `acw` or `destroyed`.
+    pub ended: Option<Ev>,
+}
+
+/// The agent's API requests naming this contact (spec §3.3).
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequests {
+    /// `destroyConnection`, with the connection id it names.
     pub destroys: Vec<(Option<String>, Ev)>,
-    pub reject_request: Option<Ev>,
-    pub outbound_request: bool,
+    pub reject: Option<Ev>,
+    pub outbound: bool,
+    /// The shared worker's `destroyConnection` lines tied to this call by
+    /// time: they name no contact or connection (spec §3.3).
+    pub worker_destroys: Vec<Ev>,
+    /// The first request adding a party (a transfer or quick connect).
+    pub add_party: Option<Ev>,
+}
 
+/// Softphone media and failure lines tied to this call (spec §3.4).
+#[derive(Debug, Clone, Default)]
+pub struct MediaFacts {
     pub troubles: Vec<(Trouble, Option<String>, Ev)>,
+    /// When ICE came back (`connected`/`completed`).
     pub ice_recovered: Vec<Millis>,
+    /// The CCP v1 line `Agent disconnected successfully.`
     pub agent_disconnected_line: Option<Ev>,
-    pub quality: QualityAcc,
-    pub report_failures: Vec<String>,
+    /// The last metrics sample tied to this call that counted packets:
+    /// audio was flowing then (spec §3.4).
+    pub last_audio: Option<Millis>,
+    /// The last such sample that counted no packets: silence.
+    pub last_silence: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -344,12 +411,12 @@ impl Contact {
         exits
             .iter()
             .find_map(|t| t.exit.as_ref().map(|(_, e)| e))
-            .or(self.snap_ended.as_ref())
-            .or(self.ev_ended.as_ref())
-            .or(self.snap_missed.as_ref())
-            .or(self.snap_rejected.as_ref())
-            .or(self.snap_error.as_ref())
-            .or(self.ev_missed.as_ref())
+            .or(self.snap.ended.as_ref())
+            .or(self.events.ended.as_ref())
+            .or(self.snap.missed.as_ref())
+            .or(self.snap.rejected.as_ref())
+            .or(self.snap.error.as_ref())
+            .or(self.events.missed.as_ref())
             .or(exits.iter().find_map(|t| t.terminal.as_ref()))
     }
 
@@ -372,8 +439,10 @@ impl Contact {
         self.talking_ev().map(|e| e.time)
     }
 
-    fn apply_snapshot(&mut self, c: &SnapContact, seen: &Seen<'_>) {
+    fn apply_snapshot(&mut self, c: &SnapContact, skew: Millis, seen: &Seen<'_>) {
         self.seen_as_contact = true;
+        let first_snapshot = !self.snap.seen;
+        self.snap.seen = true;
         if c.kind.is_some() {
             self.kind.clone_from(&c.kind);
         }
@@ -385,14 +454,14 @@ impl Contact {
                 Some(matches!(c.state.as_deref(), Some("connected" | "ended")));
         }
         let state = c.state.as_deref().unwrap_or("");
-        if c.state != self.last_contact_state {
+        if c.state != self.snap.last_contact_state {
             self.timeline(
                 seen,
                 "contact",
-                self.last_contact_state.clone().as_deref(),
+                self.snap.last_contact_state.clone().as_deref(),
                 state,
             );
-            self.last_contact_state.clone_from(&c.state);
+            self.snap.last_contact_state.clone_from(&c.state);
         }
         // One note per snapshot and contact, written only if some fact
         // takes it, and shared by every fact that does.
@@ -406,11 +475,11 @@ impl Contact {
             }
         };
         match state {
-            "connected" => first(&mut self.snap_connected, &mut note),
-            "ended" => first(&mut self.snap_ended, &mut note),
-            "missed" => first(&mut self.snap_missed, &mut note),
-            "rejected" => first(&mut self.snap_rejected, &mut note),
-            "error" => first(&mut self.snap_error, &mut note),
+            "connected" => first(&mut self.snap.connected, &mut note),
+            "ended" => first(&mut self.snap.ended, &mut note),
+            "missed" => first(&mut self.snap.missed, &mut note),
+            "rejected" => first(&mut self.snap.rejected, &mut note),
+            "error" => first(&mut self.snap.error, &mut note),
             _ => {}
         }
 
@@ -419,29 +488,41 @@ impl Contact {
         let mut agent_state: Option<&str> = None;
         let mut far_active = false;
         let mut far_seen = false;
+        // Server times on the log's clock (spec §3.2: skew is server minus
+        // client time).
+        let local = |t: Option<Millis>| t.map(|t| t.saturating_sub(skew));
+        let mut agent_down = None;
+        let mut customer_down = None;
         for k in &c.connections {
             let kind = k.kind.as_deref().unwrap_or("");
             let kstate = k.state.as_deref();
+            let down = kstate == Some("disconnected");
             if kind == "agent" {
                 if self.agent_connection.is_none() {
                     self.agent_connection = Some(k.id.clone());
                 }
                 agent_state = kstate;
+                if down {
+                    agent_down = local(k.state_time);
+                }
+                if first_snapshot && kstate == Some("connected") {
+                    self.snap.first_agent_connected = local(k.state_time);
+                }
             } else if kind != "monitoring" {
                 far_seen = true;
                 if is_active(kstate) {
                     far_active = true;
                 }
             }
-            let changed = match self.connections.iter_mut().find(|s| s.id == k.id) {
+            let changed = match self.snap.connections.iter_mut().find(|s| s.id == k.id) {
                 Some(s) if s.state.as_deref() == kstate => None,
                 Some(s) => {
                     let from = s.state.replace(kstate.unwrap_or("").to_string());
                     Some(from)
                 }
                 None => {
-                    if self.connections.len() < 16 {
-                        self.connections.push(ConnState {
+                    if self.snap.connections.len() < MAX_TRACKED_CONNECTIONS {
+                        self.snap.connections.push(ConnState {
                             id: k.id.clone(),
                             kind: k.kind.clone(),
                             state: k.state.clone(),
@@ -463,15 +544,21 @@ impl Contact {
                     self.timeline(seen, machine, from.as_deref(), kstate.unwrap_or(""));
                 }
             }
+            if kind != "agent" && kind != "monitoring" && !self.is_customer_leg(&k.id) {
+                self.snap.third_party = true;
+            }
             if kind != "agent" && kind != "monitoring" && self.is_customer_leg(&k.id) {
+                if down {
+                    customer_down = local(k.state_time);
+                }
                 match kstate {
                     // The latest one: "still ringing" right before the end.
                     Some("connecting") | Some("init") => {
                         let n = note.get_or_insert_with(|| describe_snapshot_contact(c).into());
-                        self.customer_connecting = Some(seen.ev_note(n.clone()))
+                        self.snap.customer_connecting = Some(seen.ev_note(n.clone()))
                     }
                     Some("connected") | Some("hold") => {
-                        first(&mut self.customer_connected, &mut note)
+                        first(&mut self.snap.customer_connected, &mut note)
                     }
                     _ => {}
                 }
@@ -481,25 +568,36 @@ impl Contact {
         // The contact may already read `ended`: the agent's leg still being up
         // is what shows the far end left first.
         if far_seen && !far_active && agent_active && matches!(state, "connected" | "ended") {
-            first(&mut self.far_end_gone_first, &mut note);
+            first(&mut self.snap.far_end_gone_first, &mut note);
         }
         if far_active && !agent_active && agent_state.is_some() {
-            first(&mut self.others_stayed, &mut note);
+            first(&mut self.snap.others_stayed, &mut note);
+        }
+        for (slot, at) in [
+            (&mut self.snap.agent_down, agent_down),
+            (&mut self.snap.customer_down, customer_down),
+        ] {
+            if let (None, Some(at)) = (&slot, at) {
+                let ev = seen.ev_note(describe_snapshot_times(c, skew));
+                *slot = Some(LegDown { at, ev });
+            }
         }
     }
 
     /// Whether a snapshot showed connection `id` as the agent's leg.
     pub fn is_agent_leg(&self, id: &str) -> bool {
-        self.connections
+        self.snap
+            .connections
             .iter()
             .any(|s| s.id == id && s.kind.as_deref() == Some("agent"))
     }
 
     /// The customer's leg: the initial non-agent connection, or the first
     /// non-agent connection seen.
-    fn is_customer_leg(&self, id: &str) -> bool {
+    pub fn is_customer_leg(&self, id: &str) -> bool {
         let far = || {
-            self.connections
+            self.snap
+                .connections
                 .iter()
                 .filter(|s| !matches!(s.kind.as_deref(), Some("agent") | Some("monitoring")))
         };
@@ -510,8 +608,8 @@ impl Contact {
     }
 
     fn add_trouble(&mut self, trouble: Trouble, detail: Option<String>, seen: &Seen<'_>) {
-        if self.troubles.len() < TROUBLE_CAP {
-            self.troubles.push((trouble, detail, seen.ev()));
+        if self.media.troubles.len() < TROUBLE_CAP {
+            self.media.troubles.push((trouble, detail, seen.ev()));
         }
     }
 }
@@ -521,6 +619,24 @@ fn is_active(state: Option<&str>) -> bool {
         state,
         Some("connected" | "hold" | "connecting" | "init" | "silent_monitor" | "barge")
     )
+}
+
+/// The snapshot note with the connections' state times, for a verdict
+/// that rests on which leg went first.
+fn describe_snapshot_times(c: &SnapContact, skew: Millis) -> String {
+    let mut s = format!("snapshot: contact {}", c.state.as_deref().unwrap_or("?"));
+    for k in &c.connections {
+        s.push_str(&format!(
+            "; {} connection {}",
+            k.kind.as_deref().unwrap_or("?"),
+            k.state.as_deref().unwrap_or("?")
+        ));
+        if let Some(t) = k.state_time {
+            s.push_str(&format!(" since {} (server)", format_iso8601(t)));
+        }
+    }
+    s.push_str(&format!("; skew {skew} ms"));
+    s
 }
 
 fn describe_snapshot_contact(c: &SnapContact) -> String {
@@ -551,7 +667,15 @@ pub struct Tracker {
     persistent_channels: HashMap<String, Option<usize>>,
     /// The contact whose softphone session is the most recent.
     current: Option<usize>,
+    /// Requests are logged (either kind of line, spec §3.3): the agent's
+    /// silence means something.
     pub api_lines: bool,
+    /// `Sending API_REQUEST` lines (with params) are logged: the worker's
+    /// lines only repeat them.
+    pub api_params_lines: bool,
+    /// The contact a snapshot last showed active: requests that name no
+    /// contact are tied to it when no softphone call is talking.
+    last_active: Option<usize>,
     pub persistent: bool,
     pub snapshots: u64,
     pub log_rolls: u64,
@@ -646,7 +770,7 @@ impl Tracker {
                     _ => self.current,
                 };
                 if let Some(i) = target {
-                    self.contacts[i].ice_recovered.push(seen.time);
+                    self.contacts[i].media.ice_recovered.push(seen.time);
                 }
             }
             Event::ContactDetected {
@@ -674,8 +798,14 @@ impl Tracker {
                 method,
                 contact_id,
                 connection_id,
+                worker,
             } => {
                 self.api_lines = true;
+                if worker {
+                    self.worker_request(&method, seen);
+                    return;
+                }
+                self.api_params_lines = true;
                 let Some(cid) = contact_id else { return };
                 let Some(i) = self.contact(&cid, seen) else {
                     return;
@@ -683,17 +813,20 @@ impl Tracker {
                 let c = &mut self.contacts[i];
                 c.seen_as_contact = true;
                 match method.as_str() {
-                    "destroyConnection" if c.destroys.len() < DESTROY_CAP => {
+                    "destroyConnection" if c.api.destroys.len() < DESTROY_CAP => {
                         let note = format!(
                             "API request destroyConnection for connection {}",
                             connection_id.as_deref().unwrap_or("?")
                         );
-                        c.destroys.push((connection_id, seen.ev_note(note)));
+                        c.api.destroys.push((connection_id, seen.ev_note(note)));
                     }
-                    "rejectContact" if c.reject_request.is_none() => {
-                        c.reject_request = Some(seen.ev_note("API request rejectContact"))
+                    "rejectContact" if c.api.reject.is_none() => {
+                        c.api.reject = Some(seen.ev_note("API request rejectContact"))
                     }
-                    "createOutboundContact" => c.outbound_request = true,
+                    "createOutboundContact" => c.api.outbound = true,
+                    m if ADD_PARTY_METHODS.contains(&m) && c.api.add_party.is_none() => {
+                        c.api.add_party = Some(seen.ev_note(format!("API request {m}")))
+                    }
                     _ => {}
                 }
             }
@@ -704,10 +837,10 @@ impl Tracker {
                 let c = &mut self.contacts[i];
                 c.seen_as_contact = true;
                 let slot = match name.as_str() {
-                    "connected" => &mut c.ev_connected,
-                    "missed" => &mut c.ev_missed,
-                    "error" => &mut c.ev_error,
-                    "ended" | "acw" | "destroyed" => &mut c.ev_ended,
+                    "connected" => &mut c.events.connected,
+                    "missed" => &mut c.events.missed,
+                    "error" => &mut c.events.error,
+                    "ended" | "acw" | "destroyed" => &mut c.events.ended,
                     "incoming" | "connecting" | "pending" => {
                         if c.started_before_log.is_none() {
                             c.started_before_log = Some(false);
@@ -725,7 +858,15 @@ impl Tracker {
                 for s in &samples {
                     let t = s.time.unwrap_or(seen.time);
                     if let Some(i) = self.talking_at(t) {
-                        self.contacts[i].quality.add(s);
+                        let c = &mut self.contacts[i];
+                        c.quality.add(s);
+                        match s.packets {
+                            Some(p) if p > 0.0 => {
+                                c.media.last_audio = c.media.last_audio.max(Some(t))
+                            }
+                            Some(_) => c.media.last_silence = c.media.last_silence.max(Some(t)),
+                            None => {}
+                        }
                     }
                 }
             }
@@ -739,8 +880,8 @@ impl Tracker {
             Event::AgentDisconnectedLine => {
                 if let Some(i) = self.recently_ended(seen.time).or(self.current) {
                     let c = &mut self.contacts[i];
-                    if c.agent_disconnected_line.is_none() {
-                        c.agent_disconnected_line = Some(seen.ev());
+                    if c.media.agent_disconnected_line.is_none() {
+                        c.media.agent_disconnected_line = Some(seen.ev());
                     }
                 }
             }
@@ -827,14 +968,46 @@ impl Tracker {
         self.current = Some(i);
     }
 
+    /// A worker request line names no contact: it is tied to the call
+    /// talking at its time, else to the contact a snapshot last showed
+    /// active (one voice contact at a time, spec §3.3).
+    fn worker_request(&mut self, method: &str, seen: &Seen<'_>) {
+        let add_party = ADD_PARTY_METHODS.contains(&method);
+        if method != "destroyConnection" && !add_party {
+            return;
+        }
+        let Some(i) = self.talking_at(seen.time).or(self.last_active) else {
+            return;
+        };
+        let api = &mut self.contacts[i].api;
+        let note = || format!("API request {method} (shared worker, no params)");
+        if add_party {
+            if api.add_party.is_none() {
+                api.add_party = Some(seen.ev_note(note()));
+            }
+        } else if api.worker_destroys.len() < DESTROY_CAP {
+            api.worker_destroys.push(seen.ev_note(note()));
+        }
+    }
+
     fn snapshot(&mut self, snapshot: &Snapshot, seen: &Seen<'_>) {
         self.snapshots += 1;
+        let skew = snapshot.skew.unwrap_or(0);
         let mut present = Vec::with_capacity(snapshot.contacts.len());
         for c in &snapshot.contacts {
             let Some(i) = self.contact(&c.id, seen) else {
                 continue;
             };
-            self.contacts[i].apply_snapshot(c, seen);
+            self.contacts[i].apply_snapshot(c, skew, seen);
+            if matches!(
+                c.state.as_deref(),
+                Some("connected" | "connecting" | "incoming" | "pending" | "init")
+            ) {
+                self.last_active = Some(i);
+            } else if self.last_active == Some(i) {
+                // Ended: a later request names no call of its.
+                self.last_active = None;
+            }
             present.push(i);
         }
         if snapshot.agent_state_type.as_deref() == Some("error") {
@@ -849,9 +1022,9 @@ impl Tracker {
                 .or(self.current);
             if let Some(i) = target {
                 let c = &mut self.contacts[i];
-                if c.agent_error_state.is_none() {
+                if c.snap.agent_error_state.is_none() {
                     let note = format!("snapshot: agent state {name} (error)");
-                    c.agent_error_state = Some((name, seen.ev_note(note)));
+                    c.snap.agent_error_state = Some((name, seen.ev_note(note)));
                 }
             }
         }
@@ -862,21 +1035,36 @@ impl Tracker {
         let covers = |i: usize| {
             let c = &self.contacts[i];
             let start = c.talk_start()?;
-            let end = c.end().map(|e| e.time).unwrap_or(Millis::MAX);
+            // Signaling lost does not end the call by itself: the media may
+            // go on (ccp-log-format.md §1.6).
+            let end = c
+                .end()
+                .filter(|e| {
+                    [&c.signaling, &c.call_session].iter().all(|t| {
+                        t.reconnect_failed
+                            .as_ref()
+                            .is_none_or(|r| r.index != e.index)
+                    })
+                })
+                .map(|e| e.time)
+                .unwrap_or(Millis::MAX);
             (t.saturating_add(METRICS_SLACK_MS) >= start
                 && t <= end.saturating_add(METRICS_SLACK_MS))
             .then_some(i)
         };
-        self.current
-            .and_then(covers)
-            .or_else(|| (0..self.contacts.len()).rev().take(8).find_map(covers))
+        self.current.and_then(covers).or_else(|| {
+            (0..self.contacts.len())
+                .rev()
+                .take(RECENT_CALLS)
+                .find_map(covers)
+        })
     }
 
     /// The call that ended most recently before `t`, within the report window.
     fn recently_ended(&self, t: Millis) -> Option<usize> {
         (0..self.contacts.len())
             .rev()
-            .take(8)
+            .take(RECENT_CALLS)
             .filter_map(|i| {
                 let end = self.contacts[i].end()?.time;
                 (end <= t && t - end <= REPORT_WINDOW_MS).then_some((end, i))

@@ -215,8 +215,10 @@ pub struct LogInfo {
     pub snapshots: u64,
     /// `Log roll interval occurred.` lines: each marks a 30-minute window.
     pub log_rolls: u64,
-    /// The log has `Sending API_REQUEST event` lines (Streams 2.5.0 and later);
-    /// without them an agent's End call leaves no direct trace.
+    /// The log records requests: `Sending API_REQUEST event` lines (Streams
+    /// 2.5.0 and later) or the shared worker's `AWSClient: --> Calling
+    /// operation` lines; without either an agent's End call leaves no direct
+    /// trace.
     pub api_lines: bool,
     /// A persistent softphone connection (`IdleState`) was seen.
     pub persistent_connection: bool,
@@ -276,27 +278,30 @@ impl DisconnectedBy {
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     // agent
-    /// `TalkingState => PendingRemoteHangupState` (the Knowledge Center rule).
+    /// `TalkingState => PendingRemoteHangupState` (the Knowledge Center rule),
+    /// or, with no softphone verdict, the agent's leg went first.
     AgentHangup,
-    /// The agent's `destroyConnection` on its own leg.
+    /// The agent's `destroyConnection` on its own leg or the customer's.
     AgentHangupApi,
-    /// The agent left while other parties stayed connected.
+    /// The agent's leg ended (End call or a transfer) while other parties
+    /// stayed connected.
     AgentLeftConference,
     /// The agent state `AgentHungUp` (deskphone).
     AgentHungUpState,
     // customer
     /// `TalkingState => PendingLocalHangupState`: the far end sent `bye`.
     RemoteHangup,
-    /// `PendingRemoteHangupState`, but snapshots show the far end gone first
-    /// and the agent made no hang-up request: the snapshot/bye race.
+    /// `PendingRemoteHangupState`, but the customer's leg went first: the
+    /// snapshot/bye race.
     RemoteHangupSnapshotRace,
-    /// No signaling verdict (deskphone, persistent connection); snapshots show
-    /// the far end gone first.
+    /// No signaling verdict (deskphone, persistent connection, or the CCP's
+    /// teardown with no request where one would show); the customer's leg
+    /// went first, or no agent request where one would show.
     RemoteHangupSnapshot,
     // network
     /// Signaling lost while talking and not recovered.
     SignalingLost,
-    /// Media (ICE) lost shortly before the end and not recovered.
+    /// Media (ICE) lost and not recovered before the end.
     MediaLost,
     /// A softphone machine failed while talking.
     FailedWhileTalking,

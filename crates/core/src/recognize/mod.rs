@@ -49,6 +49,9 @@ pub enum Event {
         method: String,
         contact_id: Option<String>,
         connection_id: Option<String>,
+        /// The shared worker's `AWSClient: --> Calling operation` line: it
+        /// names no contact or connection (ccp-log-format.md §3.3).
+        worker: bool,
     },
     /// `Publishing event: contact::<name>::<id>`.
     ContactChange {
@@ -96,6 +99,7 @@ impl Event {
                     method,
                     contact_id,
                     connection_id,
+                    ..
                 } => method.len() + s(contact_id) + s(connection_id),
                 Event::ContactChange { name, contact_id } => name.len() + contact_id.len(),
                 Event::Snapshot(snapshot) => snapshot.weight(),
@@ -187,6 +191,7 @@ pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
                     method,
                     contact_id,
                     connection_id,
+                    worker: false,
                 });
             }
             if let Some(rest) = t.strip_prefix("Softphone call detected:") {
@@ -269,6 +274,20 @@ pub fn recognize(text: &str, objects: Option<&[u8]>) -> Option<Event> {
         }
         b'A' if t.starts_with("Agent disconnected successfully") => {
             return Some(Event::AgentDisconnectedLine);
+        }
+        b'A' if t.starts_with("AWSClient: --> Calling operation '") => {
+            // The shared worker's request line, logged in every era that
+            // logs requests at all (ccp-log-format.md §3.3): no params.
+            let method = t["AWSClient: --> Calling operation '".len()..]
+                .split('\'')
+                .next()
+                .filter(|m| (1..=MAX_NAME_BYTES).contains(&m.len()))?;
+            return Some(Event::ApiRequest {
+                method: method.to_string(),
+                contact_id: None,
+                connection_id: None,
+                worker: true,
+            });
         }
         _ => {}
     }
@@ -452,10 +471,49 @@ mod tests {
                 method,
                 contact_id,
                 connection_id,
+                worker: false,
             }) => {
                 assert_eq!(method, "destroyConnection");
                 assert_eq!(contact_id.as_deref(), Some("c-1"));
                 assert_eq!(connection_id.as_deref(), Some("k-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn worker_request_line_names_the_method_only() {
+        match recognize("AWSClient: --> Calling operation 'destroyConnection'", None) {
+            Some(Event::ApiRequest {
+                method,
+                contact_id: None,
+                connection_id: None,
+                worker: true,
+            }) => assert_eq!(method, "destroyConnection"),
+            other => panic!("{other:?}"),
+        }
+        // The reply line is not a request.
+        assert!(
+            recognize(
+                "AWSClient: <-- Operation 'destroyConnection' succeeded.",
+                None
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn snapshot_keeps_skew_and_connection_state_times() {
+        let objects = br#"[{"snapshot":{"skew":-1850,"contacts":[{"contactId":"c-1","state":{"type":"ended"},"connections":[{"connectionId":"k-1","type":"agent","state":{"type":"disconnected","timestamp":"2023-10-12T10:11:00.480Z"}}]}]}}]"#;
+        match recognize("GET_AGENT_SNAPSHOT succeeded.", Some(&objects[..])) {
+            Some(Event::Snapshot(s)) => {
+                assert_eq!(s.skew, Some(-1850));
+                let k = &s.contacts[0].connections[0];
+                assert_eq!(
+                    k.state_time,
+                    crate::time::parse_iso8601("2023-10-12T10:11:00.480Z")
+                );
+                assert!(k.state_time.is_some());
             }
             other => panic!("{other:?}"),
         }

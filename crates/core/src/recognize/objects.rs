@@ -12,6 +12,9 @@ use super::{MAX_ID_BYTES, MAX_NAME_BYTES};
 pub struct Snapshot {
     pub agent_state: Option<String>,
     pub agent_state_type: Option<String>,
+    /// Server time minus the client's, in ms: a server timestamp less this
+    /// is on the log's clock (ccp-log-format.md §3.2).
+    pub skew: Option<i64>,
     pub contacts: Vec<SnapContact>,
 }
 
@@ -49,6 +52,9 @@ pub struct SnapConnection {
     pub id: String,
     pub kind: Option<String>,
     pub state: Option<String>,
+    /// `state.timestamp`: when the connection entered its state, server
+    /// time (ccp-log-format.md §3.2).
+    pub state_time: Option<i64>,
     pub initial: bool,
 }
 
@@ -102,6 +108,8 @@ const MAX_SNAPSHOT_CONTACTS: usize = 64;
 const MAX_CONNECTIONS: usize = 8;
 /// Samples in one metrics report.
 const MAX_SAMPLES: usize = 1024;
+/// Largest `skew` taken as one (a day, in ms).
+const MAX_SKEW_MS: f64 = 86_400_000.0;
 
 #[derive(Deserialize)]
 struct ApiObject<'a> {
@@ -144,6 +152,8 @@ struct SnapshotObject<'a> {
 struct RawSnapshot<'a> {
     #[serde(borrow, default)]
     state: Option<RawState<'a>>,
+    #[serde(default)]
+    skew: Option<f64>,
     #[serde(borrow, default)]
     contacts: Option<Bounded<RawContact<'a>, MAX_SNAPSHOT_CONTACTS>>,
 }
@@ -154,6 +164,8 @@ struct RawState<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "type")]
     kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -211,18 +223,34 @@ pub(super) fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|k| k.connection_id.len() <= MAX_ID_BYTES)
-                .map(|k| SnapConnection {
-                    id: k.connection_id.into_owned(),
-                    kind: owned(k.kind),
-                    state: k.state.and_then(|s| owned(s.kind)),
-                    initial: k.initial.unwrap_or(false),
+                .map(|k| {
+                    let (state, state_time) = match k.state {
+                        Some(s) => (
+                            owned(s.kind),
+                            s.timestamp.as_deref().and_then(crate::time::parse_iso8601),
+                        ),
+                        None => (None, None),
+                    };
+                    SnapConnection {
+                        id: k.connection_id.into_owned(),
+                        kind: owned(k.kind),
+                        state,
+                        state_time,
+                        initial: k.initial.unwrap_or(false),
+                    }
                 })
                 .collect(),
         })
         .collect();
+    // A skew beyond a day is not a clock difference (and could overflow).
+    let skew = raw
+        .skew
+        .filter(|s| s.is_finite() && s.abs() <= MAX_SKEW_MS)
+        .map(|s| s as i64);
     Some(Snapshot {
         agent_state,
         agent_state_type,
+        skew,
         contacts,
     })
 }
