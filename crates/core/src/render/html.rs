@@ -70,19 +70,23 @@ pub fn reason_sentence(reason: Reason) -> &'static str {
     use Reason::*;
     // An exhaustive match: a new reason without a sentence does not compile.
     match reason {
-        AgentHangup => "`TalkingState => PendingRemoteHangupState`, not contradicted",
-        AgentHangupApi => "the agent's `destroyConnection` on its own leg",
-        AgentLeftConference => "the agent's leg destroyed while another party stayed connected",
+        AgentHangup => {
+            "the CCP's own `bye` (`TalkingState => PendingRemoteHangupState`) not overturned, or no softphone verdict and the agent's leg went first"
+        }
+        AgentHangupApi => "the agent's `destroyConnection` on its own leg or on the customer's",
+        AgentLeftConference => {
+            "the agent's leg ended (End call or a transfer request) while another party stayed connected"
+        }
         AgentHungUpState => "the agent state `AgentHungUp` (deskphone)",
-        RemoteHangup => "`TalkingState => PendingLocalHangupState`: the far end sent `bye`",
+        RemoteHangup => "`TalkingState => PendingLocalHangupState`: the server sent `bye`",
         RemoteHangupSnapshotRace => {
-            "`PendingRemoteHangupState`, but a snapshot shows the far end gone first and the agent made no hang-up request"
+            "`PendingRemoteHangupState`, but the customer's leg went first: the CCP's teardown after the far end left"
         }
         RemoteHangupSnapshot => {
-            "no softphone verdict; snapshots show the far end gone first, or the contact ended with no agent request"
+            "no softphone verdict (including a `PendingRemoteHangupState` with no request in a log that records them); the customer's leg went first, or a softphone call ended with no agent request in a log that records them"
         }
-        SignalingLost => "signaling websocket lost while talking and not recovered",
-        MediaLost => "ICE/media lost shortly before the end, not recovered",
+        SignalingLost => "signaling websocket lost while talking, not recovered, no audio after it",
+        MediaLost => "ICE/media lost while talking and not recovered before the end",
         FailedWhileTalking => "a softphone state machine failed while talking",
         Missed => "contact missed (`missed` state, `contact::missed`, `MissedCallAgent`)",
         Rejected => "contact rejected, or a `rejectContact` request",
@@ -90,7 +94,9 @@ pub fn reason_sentence(reason: Reason) -> &'static str {
             "the softphone session failed before talking (ICE collection timeout, handshake failure, user busy, …)"
         }
         CallNotFound => "404 `CallNotFound`: the caller was gone before media connected",
-        OutboundNotAnswered => "outbound call whose customer leg never connected",
+        OutboundNotAnswered => {
+            "outbound call or queued callback whose customer leg never connected (`MissedCallCustomer` and the other customer-side agent states)"
+        }
         ContactError => "the contact went to `error` before it connected",
         LogEndsMidCall => "still talking when the log ends",
         NoEndEvidence => "the end is not in the log, or nothing in it decides",
@@ -1457,66 +1463,12 @@ mod tests {
     };
     use crate::{Format, Status};
 
-    /// Every reason. The match below does not compile when a reason is added
-    /// without being listed here, so the README check covers all of them.
-    fn all_reasons() -> Vec<Reason> {
-        use Reason::*;
-        let all = vec![
-            AgentHangup,
-            AgentHangupApi,
-            AgentLeftConference,
-            AgentHungUpState,
-            RemoteHangup,
-            RemoteHangupSnapshotRace,
-            RemoteHangupSnapshot,
-            SignalingLost,
-            MediaLost,
-            FailedWhileTalking,
-            Missed,
-            Rejected,
-            SetupFailed,
-            CallNotFound,
-            OutboundNotAnswered,
-            ContactError,
-            LogEndsMidCall,
-            NoEndEvidence,
-            PersistentAmbiguous,
-        ];
-        for r in &all {
-            match r {
-                AgentHangup
-                | AgentHangupApi
-                | AgentLeftConference
-                | AgentHungUpState
-                | RemoteHangup
-                | RemoteHangupSnapshotRace
-                | RemoteHangupSnapshot
-                | SignalingLost
-                | MediaLost
-                | FailedWhileTalking
-                | Missed
-                | Rejected
-                | SetupFailed
-                | CallNotFound
-                | OutboundNotAnswered
-                | ContactError
-                | LogEndsMidCall
-                | NoEndEvidence
-                | PersistentAmbiguous => {}
-            }
-        }
-        all
-    }
-
     #[test]
     fn every_reason_has_the_readme_sentence() {
         let readme = include_str!("../../../../README.md");
-        let reasons = all_reasons();
-        let mut sorted = reasons.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted.len(), reasons.len(), "a reason is listed twice");
-        for r in reasons {
+        // `Reason::ALL` is complete: tests/core/wire_names.rs checks it
+        // against every variant, serde and the schema.
+        for r in Reason::ALL {
             let sentence = reason_sentence(r);
             assert!(!sentence.trim().is_empty(), "{r:?}");
             let row = format!(
@@ -1870,7 +1822,9 @@ mod tests {
             page.contains("<section class=\"call v-agent\" id=\"call-1\" data-contact-id=\"c-1\">")
         );
         assert!(page.contains("<span class=\"badge v-agent\">Agent hung up</span>"));
-        assert!(page.contains("the agent's <code>destroyConnection</code> on its own leg."));
+        assert!(page.contains(
+            "the agent's <code>destroyConnection</code> on its own leg or on the customer's."
+        ));
         assert!(page.contains("1 min 30 s"), "talk time");
         // Evidence listed with anchors, marks linking to them and back.
         for i in [40, 95] {
