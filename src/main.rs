@@ -52,6 +52,11 @@ enum Command {
         seed: u64,
         #[arg(long, value_enum, default_value_t = SampleFormatArg::Pretty)]
         format: SampleFormatArg,
+        /// Which extra entries surround the calls: the AWS client's snapshot
+        /// responses, configuration polls, frequent metrics, nested softphone
+        /// lines. The calls and their labels stay the same.
+        #[arg(long, value_enum, default_value_t = LayoutArg::Current)]
+        layout: LayoutArg,
         /// Compress the output with gzip.
         #[arg(long)]
         gzip: bool,
@@ -72,6 +77,19 @@ enum SampleFormatArg {
     Compact,
     /// One entry per line.
     Ndjson,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LayoutArg {
+    /// Snapshots, heartbeats, API and softphone lines, metrics every ~30 s.
+    Current,
+    /// Plus the AWS client's snapshot responses and configuration polls.
+    Interleaved,
+    /// Interleaved, plus softphone metrics every ~5 s while talking.
+    Metrics,
+    /// Interleaved, with softphone lines nested through the 2025+ Peer
+    /// Connection Manager.
+    Persistent,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -101,10 +119,19 @@ fn main() -> ExitCode {
             mb,
             seed,
             format,
+            layout,
             gzip,
             labels,
             output,
-        } => sample(mb, seed, format, gzip, labels.as_deref(), output.as_deref()),
+        } => sample(
+            mb,
+            seed,
+            format,
+            layout,
+            gzip,
+            labels.as_deref(),
+            output.as_deref(),
+        ),
     }
 }
 
@@ -112,11 +139,12 @@ fn sample(
     mb: f64,
     seed: u64,
     format: SampleFormatArg,
+    layout: LayoutArg,
     gzip: bool,
     labels: Option<&Path>,
     output: Option<&Path>,
 ) -> ExitCode {
-    use ccp_disconnect_sample::{self as sample, SampleConfig, SampleFormat};
+    use ccp_disconnect_sample::{self as sample, Layout, SampleConfig, SampleFormat};
     if !(mb.is_finite() && mb >= 0.0) {
         eprintln!("ccp-disconnect: --mb must be a non-negative number");
         return ExitCode::from(2);
@@ -126,7 +154,13 @@ fn sample(
         SampleFormatArg::Compact => SampleFormat::Compact,
         SampleFormatArg::Ndjson => SampleFormat::Ndjson,
     };
-    let config = SampleConfig::new((mb * 1e6) as u64, seed, format);
+    let layout = match layout {
+        LayoutArg::Current => Layout::Current,
+        LayoutArg::Interleaved => Layout::Interleaved,
+        LayoutArg::Metrics => Layout::Metrics,
+        LayoutArg::Persistent => Layout::Persistent,
+    };
+    let config = SampleConfig::new((mb * 1e6) as u64, seed, format).with_layout(layout);
     let target = output.filter(|p| p.as_os_str() != "-");
     let sink: Box<dyn Write> = match target {
         Some(path) => match File::create(path) {
