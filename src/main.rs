@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -40,6 +41,10 @@ enum Command {
         /// Keep phone numbers and e-mail addresses in evidence text.
         #[arg(long)]
         no_redact: bool,
+        /// Files read at once (default: the available parallelism). Output
+        /// order, files written and exit status do not depend on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
     },
     /// Write a large generated CCP log (for tests and benchmarks), streamed.
     Sample {
@@ -108,12 +113,17 @@ fn main() -> ExitCode {
             format,
             out,
             no_redact,
+            jobs,
         } => {
             let options = Options {
                 redact: !no_redact,
                 ..Options::default()
             };
-            classify_files(&files, format, out.as_deref(), &options)
+            let jobs = jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                usize::from,
+            );
+            classify_files(&files, format, out.as_deref(), &options, jobs)
         }
         Command::Sample {
             mb,
@@ -217,6 +227,7 @@ fn classify_files(
     format: OutputFormat,
     out: Option<&Path>,
     options: &Options,
+    jobs: usize,
 ) -> ExitCode {
     if let Some(dir) = out
         && let Err(e) = std::fs::create_dir_all(dir)
@@ -226,21 +237,67 @@ fn classify_files(
     }
     let progress = files.len() > 1 && io::stderr().is_terminal();
     let stdout = io::stdout();
-    let mut stdout = BufWriter::new(stdout.lock());
-    let mut failed = false;
-    for (n, path) in files.iter().enumerate() {
-        if progress {
-            eprint!("\r\x1b[K[{}/{}] {}", n + 1, files.len(), path.display());
+    let mut report = Report {
+        stdout: BufWriter::new(stdout.lock()),
+        failed: false,
+        progress,
+        total: files.len(),
+        format,
+        out,
+    };
+    let jobs = jobs.clamp(1, files.len().max(1));
+    if jobs == 1 {
+        for (n, path) in files.iter().enumerate() {
+            report.start(n, path);
+            if report.emit(path, read_one(path, options)).is_break() {
+                return report.exit();
+            }
         }
-        let doc = match read_one(path, options) {
+    } else {
+        parallel::run(files, options, jobs, &mut report);
+    }
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    let _ = report.stdout.flush();
+    report.exit()
+}
+
+/// What `classify` prints and writes for each file, in the files' order:
+/// the same whether the files were read one after another or in parallel.
+struct Report<'a, W: Write> {
+    stdout: W,
+    failed: bool,
+    progress: bool,
+    total: usize,
+    format: OutputFormat,
+    out: Option<&'a Path>,
+}
+
+impl<W: Write> Report<'_, W> {
+    fn exit(&self) -> ExitCode {
+        ExitCode::from(if self.failed { 1 } else { 0 })
+    }
+
+    fn start(&self, n: usize, path: &Path) {
+        if self.progress {
+            eprint!("\r\x1b[K[{}/{}] {}", n + 1, self.total, path.display());
+        }
+    }
+
+    /// Reports one file's result. `Break` when stdout is closed (e.g. piped
+    /// into `head`): nothing more to say.
+    fn emit(&mut self, path: &Path, result: Result<Document, String>) -> ControlFlow<()> {
+        let progress = self.progress;
+        let doc = match result {
             Ok(doc) => doc,
             Err(message) => {
                 if progress {
                     eprintln!();
                 }
                 eprintln!("ccp-disconnect: {}: {message}", path.display());
-                failed = true;
-                continue;
+                self.failed = true;
+                return ControlFlow::Continue(());
             }
         };
         if let (Status::Rejected, Some(err)) = (doc.status, &doc.error) {
@@ -252,9 +309,9 @@ fn classify_files(
                 path.display(),
                 err.message
             );
-            failed = true;
+            self.failed = true;
         }
-        if let Some(dir) = out {
+        if let Some(dir) = self.out {
             let name = match path.file_name() {
                 Some(name) if path.as_os_str() != "-" => name.to_os_string(),
                 _ => "stdin".into(),
@@ -268,23 +325,110 @@ fn classify_files(
             });
             if let Err(e) = written {
                 eprintln!("ccp-disconnect: cannot write {}: {e}", target.display());
-                failed = true;
+                self.failed = true;
             }
         }
-        let written = match format {
-            OutputFormat::Json => render::json::write_pretty(&mut stdout, &doc),
-            OutputFormat::Table => render::table::write(&mut stdout, path.display(), &doc),
+        let written = match self.format {
+            OutputFormat::Json => render::json::write_pretty(&mut self.stdout, &doc),
+            OutputFormat::Table => render::table::write(&mut self.stdout, path.display(), &doc),
         };
         if written.is_err() {
-            // stdout closed (e.g. piped into `head`): nothing more to say.
-            return ExitCode::from(if failed { 1 } else { 0 });
+            return ControlFlow::Break(());
         }
+        ControlFlow::Continue(())
     }
-    if progress {
-        eprint!("\r\x1b[K");
+}
+
+/// Many files on all cores: a bounded pool of worker threads reads the
+/// files, the main thread reports the results in the files' order.
+mod parallel {
+    use std::collections::BTreeMap;
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::sync::{Condvar, Mutex, mpsc};
+
+    use ccp_disconnect_core::{Document, Options};
+
+    use super::{Report, read_one};
+
+    /// Results wait to be reported in order; a worker does not start a file
+    /// more than this many files (per worker) ahead of the next one to report,
+    /// so memory stays bounded by the workers' logs plus a few small
+    /// documents, however uneven the files' sizes.
+    const AHEAD_PER_WORKER: usize = 2;
+
+    /// The next file to start, the next to report, and whether to stop.
+    struct Queue {
+        next: usize,
+        reported: usize,
+        stop: bool,
     }
-    let _ = stdout.flush();
-    ExitCode::from(if failed { 1 } else { 0 })
+
+    pub(super) fn run<W: Write>(
+        files: &[PathBuf],
+        options: &Options,
+        jobs: usize,
+        report: &mut Report<'_, W>,
+    ) {
+        let ahead = jobs * AHEAD_PER_WORKER;
+        let queue = Mutex::new(Queue {
+            next: 0,
+            reported: 0,
+            stop: false,
+        });
+        let moved = Condvar::new();
+        let (done, results) = mpsc::channel::<(usize, Result<Document, String>)>();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                let done = done.clone();
+                let (queue, moved) = (&queue, &moved);
+                // The main thread's stack size: the reader never recurses,
+                // but `serde_json` does on nested `objects`.
+                std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(scope, move || {
+                        loop {
+                            let n = {
+                                let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                                while !q.stop
+                                    && q.next < files.len()
+                                    && q.next >= q.reported + ahead
+                                {
+                                    q = moved.wait(q).unwrap_or_else(|e| e.into_inner());
+                                }
+                                if q.stop || q.next >= files.len() {
+                                    return;
+                                }
+                                q.next += 1;
+                                q.next - 1
+                            };
+                            if done.send((n, read_one(&files[n], options))).is_err() {
+                                return;
+                            }
+                        }
+                    })
+                    .expect("spawn a worker thread");
+            }
+            drop(done);
+            let mut waiting = BTreeMap::new();
+            let mut next = 0;
+            for (n, result) in results.iter() {
+                waiting.insert(n, result);
+                while let Some(result) = waiting.remove(&next) {
+                    report.start(next, &files[next]);
+                    let flow = report.emit(&files[next], result);
+                    next += 1;
+                    let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                    q.reported = next;
+                    q.stop |= flow.is_break();
+                    moved.notify_all();
+                    if flow.is_break() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
 }
 
 fn read_one(path: &Path, options: &Options) -> Result<Document, String> {

@@ -6,3 +6,6 @@ mod support;
 
 /// `classify` and `sample` subcommands end to end.
 mod cli;
+
+/// `classify --jobs N` over many files: the same output for every N.
+mod jobs;
