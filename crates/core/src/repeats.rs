@@ -176,12 +176,14 @@ pub(crate) const KIND_WINDOW: usize = 1024;
 const KIND_TEXT_BYTES: usize = 64;
 
 /// The kind of the entry starting at `bytes[0]`, for choosing which template
-/// it may repeat: a hash of everything before the first `"text"` key and of
-/// the first [`KIND_TEXT_BYTES`] bytes after it, digits left out (they may
-/// differ in a repeat, and so may the length of their runs). Only a hint: a
-/// repeat is always confirmed byte for byte by [`repeat_marks`], so
-/// entries of different kinds sharing a key cost a failed comparison, never
-/// a wrong result.
+/// it may repeat: a hash of the first [`KIND_TEXT_BYTES`] bytes from its first
+/// `"text"` key on (from its start when there is none), digits left out (they
+/// may differ in a repeat, and so may the length of their runs). The members
+/// before `text` (`component`, `level`) are left out too: the text tells the
+/// kinds apart, and this runs for every entry. Only a hint: a repeat is
+/// always confirmed byte for byte by [`repeat_marks`], so entries of
+/// different kinds sharing a key cost a failed comparison, never a wrong
+/// result.
 pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u64 {
     let window = &bytes[..bytes.len().min(KIND_WINDOW)];
     // FNV-1a: a few dozen bytes per entry, no set-up cost.
@@ -190,16 +192,7 @@ pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u
         h ^= u64::from(c);
         h = h.wrapping_mul(0x0100_0000_01b3);
     };
-    let from = match text_key.find(window) {
-        Some(k) => {
-            window[..k]
-                .iter()
-                .filter(|c| !c.is_ascii_digit())
-                .for_each(|&c| eat(c));
-            k
-        }
-        None => 0,
-    };
+    let from = text_key.find(window).unwrap_or(0);
     window[from..]
         .iter()
         .filter(|c| !c.is_ascii_digit())
