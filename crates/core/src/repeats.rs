@@ -176,28 +176,36 @@ pub(crate) const KIND_WINDOW: usize = 1024;
 const KIND_TEXT_BYTES: usize = 64;
 
 /// The kind of the entry starting at `bytes[0]`, for choosing which template
-/// it may repeat: a hash of the first [`KIND_TEXT_BYTES`] bytes from its first
-/// `"text"` key on (from its start when there is none), digits left out (they
-/// may differ in a repeat, and so may the length of their runs). The members
-/// before `text` (`component`, `level`) are left out too: the text tells the
-/// kinds apart, and this runs for every entry. Only a hint: a repeat is
+/// it may repeat: read from the bytes from its first `"text"` key on (from
+/// its start when there is none), up to the first digit (a repeat may differ
+/// from there on, and digit runs may change length) or [`KIND_TEXT_BYTES`]
+/// bytes: the length of that stretch and its first and last 16 bytes. The
+/// members before `text` (`component`, `level`) are left out: the text tells
+/// the kinds apart, and this runs for every entry. Only a hint: a repeat is
 /// always confirmed byte for byte by [`repeat_marks`], so entries of
 /// different kinds sharing a key cost a failed comparison, never a wrong
 /// result.
 pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u64 {
     let window = &bytes[..bytes.len().min(KIND_WINDOW)];
-    // FNV-1a: a few dozen bytes per entry, no set-up cost.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |c: u8| {
-        h ^= u64::from(c);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    };
     let from = text_key.find(window).unwrap_or(0);
-    window[from..]
+    let rest = &window[from..window.len().min(from + KIND_TEXT_BYTES)];
+    let stretch = &rest[..rest
         .iter()
-        .filter(|c| !c.is_ascii_digit())
-        .take(KIND_TEXT_BYTES)
-        .for_each(|&c| eat(c));
+        .position(u8::is_ascii_digit)
+        .unwrap_or(rest.len())];
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        let end = (at + 8).min(stretch.len());
+        if at < end {
+            w[..end - at].copy_from_slice(&stretch[at..end]);
+        }
+        u64::from_le_bytes(w)
+    };
+    let last = stretch.len().saturating_sub(16);
+    let mut h = stretch.len() as u64;
+    for w in [word(0), word(8), word(last), word(last + 8)] {
+        h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31);
+    }
     h
 }
 
