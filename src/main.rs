@@ -90,7 +90,7 @@ enum LayoutArg {
     Current,
     /// Plus the AWS client's snapshot responses and configuration polls.
     Interleaved,
-    /// Interleaved, plus softphone metrics every ~5 s while talking.
+    /// Interleaved, plus softphone metrics about twice a second while talking.
     Metrics,
     /// Interleaved, with softphone lines nested through the 2025+ Peer
     /// Connection Manager.

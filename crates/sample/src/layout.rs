@@ -35,7 +35,7 @@ pub enum Layout {
     /// same snapshot) before every `GET_AGENT_SNAPSHOT succeeded.`, and
     /// configuration polls every ~30 s.
     Interleaved,
-    /// `interleaved` plus softphone metrics every ~5 s while talking.
+    /// `interleaved` plus softphone metrics about twice a second while talking.
     Metrics,
     /// `interleaved` with the 2025+ softphone: every RTC line nested through
     /// the Peer Connection Manager's logger, and its periodic
@@ -277,12 +277,12 @@ impl<W: Write> Gen<W> {
         if self.extras.layout != Layout::Metrics {
             return;
         }
-        let mut t = m + self.extras.rng.range(4_800, 5_200);
+        let mut t = m + self.extras.rng.range(550, 650);
         // Stop short of the next regular entry (~30 s later).
         while t < quiet_from && t < m + 28_000 {
             let text = self.extra_metrics_text(t);
             self.softphone(t, "INFO", text);
-            t += self.extras.rng.range(4_800, 5_200);
+            t += self.extras.rng.range(550, 650);
         }
     }
 
