@@ -1,16 +1,19 @@
 //! Throughput of `classify` on large generated logs, through a `std::fs::File`
-//! (the streaming `Read` path the CLI and the Lambda use, not a slice).
+//! (the streaming `Read` path the CLI and the Lambda use, not a slice), for
+//! every generator layout, with the repeat fast path on and off.
 //!
 //! ```sh
 //! cargo bench --bench throughput                  # ~100 MB inputs
 //! CCP_BENCH_MB=20 cargo bench --bench throughput  # smaller, quicker
+//! # One run over one file, for an instruction counter (callgrind, perf):
+//! CCP_BENCH_ONE=path [CCP_BENCH_REUSE=0] target/release/deps/throughput-*
 //! ```
 //!
 //! The inputs are written once by `ccp_disconnect_sample` under
-//! `target/bench/` and reused while the generator version, seed and size are
-//! the same. Each case is run once to warm the page cache, then three times;
-//! the best run is reported. Every run's verdicts are also checked against the
-//! generator's labels.
+//! `target/bench/` and reused while the generator version, seed, layout and
+//! size are the same. Each case is run once to warm the page cache, then
+//! three times per path; the best run is reported. Every run's verdicts are
+//! also checked against the generator's labels.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -19,38 +22,52 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ccp_disconnect_core::{Options, Source, classify};
-use ccp_disconnect_sample::{self as sample, GENERATOR_VERSION, Label, SampleConfig, SampleFormat};
+use ccp_disconnect_sample::{
+    self as sample, GENERATOR_VERSION, Label, Layout, SampleConfig, SampleFormat,
+};
 
 const SEED: u64 = 1;
 const RUNS: usize = 3;
 
 struct Case {
-    name: &'static str,
+    layout: Layout,
     format: SampleFormat,
     gzip: bool,
 }
 
-const CASES: [Case; 4] = [
+impl Case {
+    fn name(&self) -> String {
+        format!(
+            "{} {}{}",
+            self.layout.as_str(),
+            self.format.as_str(),
+            if self.gzip { " gz" } else { "" }
+        )
+    }
+
+    fn config(&self, bytes: u64) -> SampleConfig {
+        SampleConfig::new(bytes, SEED, self.format).with_layout(self.layout)
+    }
+}
+
+const fn case(layout: Layout, format: SampleFormat, gzip: bool) -> Case {
     Case {
-        name: "pretty array",
-        format: SampleFormat::Pretty,
-        gzip: false,
-    },
-    Case {
-        name: "compact array",
-        format: SampleFormat::Compact,
-        gzip: false,
-    },
-    Case {
-        name: "ndjson",
-        format: SampleFormat::Ndjson,
-        gzip: false,
-    },
-    Case {
-        name: "pretty array, gzip",
-        format: SampleFormat::Pretty,
-        gzip: true,
-    },
+        layout,
+        format,
+        gzip,
+    }
+}
+
+const CASES: [Case; 9] = [
+    case(Layout::Current, SampleFormat::Pretty, false),
+    case(Layout::Interleaved, SampleFormat::Pretty, false),
+    case(Layout::Metrics, SampleFormat::Pretty, false),
+    case(Layout::Persistent, SampleFormat::Pretty, false),
+    case(Layout::Current, SampleFormat::Compact, false),
+    case(Layout::Interleaved, SampleFormat::Compact, false),
+    case(Layout::Current, SampleFormat::Ndjson, false),
+    case(Layout::Interleaved, SampleFormat::Ndjson, false),
+    case(Layout::Current, SampleFormat::Pretty, true),
 ];
 
 fn bench_dir() -> PathBuf {
@@ -61,7 +78,8 @@ fn bench_dir() -> PathBuf {
 }
 
 /// Generates the input (atomically: a partial file is never reused) unless an
-/// input from the same generator version, seed and size is already there.
+/// input from the same generator version, seed, layout and size is already
+/// there.
 fn input(dir: &Path, case: &Case, bytes: u64) -> std::io::Result<PathBuf> {
     let ext = match (case.format, case.gzip) {
         (SampleFormat::Pretty, false) => "pretty.json",
@@ -70,7 +88,8 @@ fn input(dir: &Path, case: &Case, bytes: u64) -> std::io::Result<PathBuf> {
         (SampleFormat::Ndjson, _) => "ndjson",
     };
     let path = dir.join(format!(
-        "throughput-v{GENERATOR_VERSION}-seed{SEED}-{}mb.{ext}",
+        "throughput-v{GENERATOR_VERSION}-seed{SEED}-{}-{}mb.{ext}",
+        case.layout.as_str(),
         bytes / 1_000_000
     ));
     if path.exists() {
@@ -79,7 +98,7 @@ fn input(dir: &Path, case: &Case, bytes: u64) -> std::io::Result<PathBuf> {
     eprintln!("generating {}", path.display());
     let tmp = path.with_extension("partial");
     let file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-    let config = SampleConfig::new(bytes, SEED, case.format);
+    let config = case.config(bytes);
     if case.gzip {
         let mut enc = flate2::write::GzEncoder::new(file, flate2::Compression::default());
         sample::generate(&mut enc, &config)?;
@@ -101,10 +120,14 @@ struct Run {
     mismatches: usize,
 }
 
-fn run_once(path: &Path, labels: &[Label]) -> Run {
+fn run_once(path: &Path, labels: &[Label], reuse_repeats: bool) -> Run {
     let file = File::open(path).expect("open input");
+    let options = Options {
+        reuse_repeats,
+        ..Options::default()
+    };
     let start = Instant::now();
-    let doc = classify(file, Source::default(), &Options::default()).expect("read input");
+    let doc = classify(file, Source::default(), &options).expect("read input");
     let elapsed = start.elapsed();
     let log = doc.log.as_ref().expect("input rejected");
     let mismatches = labels
@@ -125,6 +148,14 @@ fn run_once(path: &Path, labels: &[Label]) -> Run {
         calls: doc.calls.len(),
         mismatches,
     }
+}
+
+fn best(path: &Path, labels: &[Label], reuse_repeats: bool) -> Run {
+    run_once(path, labels, reuse_repeats); // warm-up: page cache, allocator
+    (0..RUNS)
+        .map(|_| run_once(path, labels, reuse_repeats))
+        .min_by_key(|r| r.elapsed)
+        .expect("runs")
 }
 
 fn gzip_dc(path: &Path) -> Option<Duration> {
@@ -153,6 +184,19 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn main() -> std::io::Result<()> {
+    if let Some(path) = std::env::var_os("CCP_BENCH_ONE") {
+        // One run, no labels: for counting instructions of exactly one pass.
+        let reuse = std::env::var("CCP_BENCH_REUSE").map_or(true, |v| v != "0");
+        let r = run_once(Path::new(&path), &[], reuse);
+        println!(
+            "{} bytes, {} entries, {} calls, {:.3} s (reuse_repeats {reuse})",
+            r.bytes,
+            r.entries,
+            r.calls,
+            r.elapsed.as_secs_f64()
+        );
+        return Ok(());
+    }
     let mb: u64 = std::env::var("CCP_BENCH_MB")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -162,46 +206,47 @@ fn main() -> std::io::Result<()> {
     std::fs::create_dir_all(&dir)?;
 
     println!(
-        "classify through std::fs::File, ~{mb} MB generated logs (seed {SEED}), best of {RUNS} after a warm-up"
+        "classify through std::fs::File, ~{mb} MB generated logs (seed {SEED}), best of {RUNS} after a warm-up; \
+         `fast`: repeat fast path on (the default), `reference`: off"
     );
     println!(
-        "{:<20} {:>10} {:>9} {:>10} {:>12} {:>8} {:>6}",
-        "input", "MB", "best s", "MB/s", "entries/s", "calls", "wrong"
+        "{:<24} {:>7} {:>9} {:>10} {:>9} {:>14} {:>6} {:>6}",
+        "layout format", "MB", "fast s", "fast MB/s", "ref MB/s", "entries/s", "calls", "wrong"
     );
     for case in &CASES {
         let path = input(&dir, case, bytes)?;
-        let labels = sample::labels(&SampleConfig::new(bytes, SEED, case.format))?;
+        let labels = sample::labels(&case.config(bytes))?;
         let stored = std::fs::metadata(&path)?.len();
-        run_once(&path, &labels); // warm-up: page cache, allocator
-        let runs: Vec<Run> = (0..RUNS).map(|_| run_once(&path, &labels)).collect();
-        let best = runs.iter().min_by_key(|r| r.elapsed).expect("runs");
-        let secs = best.elapsed.as_secs_f64();
+        let fast = best(&path, &labels, true);
+        let reference = best(&path, &labels, false);
+        let secs = fast.elapsed.as_secs_f64();
         println!(
-            "{:<20} {:>10.1} {:>9.3} {:>10.1} {:>12.0} {:>8} {:>6}",
-            case.name,
-            best.bytes as f64 / 1e6,
+            "{:<24} {:>7.1} {:>9.3} {:>10.1} {:>9.1} {:>14.0} {:>6} {:>6}",
+            case.name(),
+            fast.bytes as f64 / 1e6,
             secs,
-            best.bytes as f64 / 1e6 / secs,
-            best.entries as f64 / secs,
-            best.calls,
-            best.mismatches
+            fast.bytes as f64 / 1e6 / secs,
+            reference.bytes as f64 / 1e6 / reference.elapsed.as_secs_f64(),
+            fast.entries as f64 / secs,
+            fast.calls,
+            fast.mismatches + reference.mismatches
         );
         if case.gzip {
             println!(
-                "{:<20} {:>10.1} compressed ({:.1} MB/s of compressed input)",
+                "{:<24} {:>7.1} compressed ({:.1} MB/s of compressed input)",
                 "",
                 stored as f64 / 1e6,
                 stored as f64 / 1e6 / secs
             );
             match gzip_dc(&path) {
                 Some(g) => println!(
-                    "{:<20} gzip -dc > /dev/null: {:.3} s ({:.1} MB/s decompressed); classify takes {:.2}x gzip -dc",
+                    "{:<24} gzip -dc > /dev/null: {:.3} s ({:.1} MB/s decompressed); classify takes {:.2}x gzip -dc",
                     "",
                     g.as_secs_f64(),
-                    best.bytes as f64 / 1e6 / g.as_secs_f64(),
+                    fast.bytes as f64 / 1e6 / g.as_secs_f64(),
                     secs / g.as_secs_f64()
                 ),
-                None => println!("{:<20} gzip -dc: not available", ""),
+                None => println!("{:<24} gzip -dc: not available", ""),
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -52,6 +53,10 @@ enum Command {
         /// output. Repeat the option for more paths.
         #[arg(long, value_name = "PATH")]
         contact_records: Vec<PathBuf>,
+        /// Files read at once (default: the available parallelism). Output
+        /// order, files written and exit status do not depend on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
     },
     /// Write a large generated CCP log (for tests and benchmarks), streamed.
     Sample {
@@ -64,6 +69,11 @@ enum Command {
         seed: u64,
         #[arg(long, value_enum, default_value_t = SampleFormatArg::Pretty)]
         format: SampleFormatArg,
+        /// Which extra entries surround the calls: the AWS client's snapshot
+        /// responses, configuration polls, frequent metrics, nested softphone
+        /// lines. The calls and their labels stay the same.
+        #[arg(long, value_enum, default_value_t = LayoutArg::Current)]
+        layout: LayoutArg,
         /// Compress the output with gzip.
         #[arg(long)]
         gzip: bool,
@@ -87,6 +97,19 @@ enum SampleFormatArg {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LayoutArg {
+    /// Snapshots, heartbeats, API and softphone lines, metrics every ~30 s.
+    Current,
+    /// Plus the AWS client's snapshot responses and configuration polls.
+    Interleaved,
+    /// Interleaved, plus softphone metrics about twice a second while talking.
+    Metrics,
+    /// Interleaved, with softphone lines nested through the 2025+ Peer
+    /// Connection Manager.
+    Persistent,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum OutputFormat {
     /// A readable table per file.
     Table,
@@ -106,11 +129,16 @@ fn main() -> ExitCode {
             html,
             no_redact,
             contact_records,
+            jobs,
         } => {
             let options = Options {
                 redact: !no_redact,
                 ..Options::default()
             };
+            let jobs = jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                usize::from,
+            );
             classify_files(
                 &files,
                 format,
@@ -118,16 +146,26 @@ fn main() -> ExitCode {
                 html.as_deref(),
                 &options,
                 &contact_records,
+                jobs,
             )
         }
         Command::Sample {
             mb,
             seed,
             format,
+            layout,
             gzip,
             labels,
             output,
-        } => sample(mb, seed, format, gzip, labels.as_deref(), output.as_deref()),
+        } => sample(
+            mb,
+            seed,
+            format,
+            layout,
+            gzip,
+            labels.as_deref(),
+            output.as_deref(),
+        ),
     }
 }
 
@@ -135,11 +173,12 @@ fn sample(
     mb: f64,
     seed: u64,
     format: SampleFormatArg,
+    layout: LayoutArg,
     gzip: bool,
     labels: Option<&Path>,
     output: Option<&Path>,
 ) -> ExitCode {
-    use ccp_disconnect_sample::{self as sample, SampleConfig, SampleFormat};
+    use ccp_disconnect_sample::{self as sample, Layout, SampleConfig, SampleFormat};
     if !(mb.is_finite() && mb >= 0.0) {
         eprintln!("ccp-disconnect: --mb must be a non-negative number");
         return ExitCode::from(2);
@@ -149,7 +188,13 @@ fn sample(
         SampleFormatArg::Compact => SampleFormat::Compact,
         SampleFormatArg::Ndjson => SampleFormat::Ndjson,
     };
-    let config = SampleConfig::new((mb * 1e6) as u64, seed, format);
+    let layout = match layout {
+        LayoutArg::Current => Layout::Current,
+        LayoutArg::Interleaved => Layout::Interleaved,
+        LayoutArg::Metrics => Layout::Metrics,
+        LayoutArg::Persistent => Layout::Persistent,
+    };
+    let config = SampleConfig::new((mb * 1e6) as u64, seed, format).with_layout(layout);
     let target = output.filter(|p| p.as_os_str() != "-");
     let sink: Box<dyn Write> = match target {
         Some(path) => match File::create(path) {
@@ -208,6 +253,7 @@ fn classify_files(
     html_dir: Option<&Path>,
     options: &Options,
     records: &[PathBuf],
+    jobs: usize,
 ) -> ExitCode {
     // With contact records every log is read first (see contact_records.rs).
     let mut checked = if records.is_empty() {
@@ -235,21 +281,71 @@ fn classify_files(
     }
     let progress = files.len() > 1 && io::stderr().is_terminal();
     let stdout = io::stdout();
-    let mut stdout = BufWriter::new(stdout.lock());
-    let mut failed = false;
-    for (n, path) in files.iter().enumerate() {
-        if progress {
-            eprint!("\r\x1b[K[{}/{}] {}", n + 1, files.len(), path.display());
+    let mut report = Report {
+        stdout: BufWriter::new(stdout.lock()),
+        failed: false,
+        progress,
+        total: files.len(),
+        format,
+        out,
+        html_dir,
+    };
+    let jobs = jobs.clamp(1, files.len().max(1));
+    if jobs == 1 || !records.is_empty() {
+        // With contact records the logs were read already, in order.
+        for (n, path) in files.iter().enumerate() {
+            report.start(n, path);
+            let result = checked.next().unwrap_or_else(|| read_one(path, options));
+            if report.emit(path, result).is_break() {
+                return report.exit();
+            }
         }
-        let doc = match checked.next().unwrap_or_else(|| read_one(path, options)) {
+    } else {
+        parallel::run(files, options, jobs, &mut report);
+    }
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    let _ = report.stdout.flush();
+    report.exit()
+}
+
+/// What `classify` prints and writes for each file, in the files' order:
+/// the same whether the files were read one after another or in parallel.
+struct Report<'a, W: Write> {
+    stdout: W,
+    failed: bool,
+    progress: bool,
+    total: usize,
+    format: OutputFormat,
+    out: Option<&'a Path>,
+    html_dir: Option<&'a Path>,
+}
+
+impl<W: Write> Report<'_, W> {
+    fn exit(&self) -> ExitCode {
+        ExitCode::from(if self.failed { 1 } else { 0 })
+    }
+
+    fn start(&self, n: usize, path: &Path) {
+        if self.progress {
+            eprint!("\r\x1b[K[{}/{}] {}", n + 1, self.total, path.display());
+        }
+    }
+
+    /// Reports one file's result. `Break` when stdout is closed (e.g. piped
+    /// into `head`): nothing more to say.
+    fn emit(&mut self, path: &Path, result: Result<Document, String>) -> ControlFlow<()> {
+        let progress = self.progress;
+        let doc = match result {
             Ok(doc) => doc,
             Err(message) => {
                 if progress {
                     eprintln!();
                 }
                 eprintln!("ccp-disconnect: {}: {message}", path.display());
-                failed = true;
-                continue;
+                self.failed = true;
+                return ControlFlow::Continue(());
             }
         };
         if let (Status::Rejected, Some(err)) = (doc.status, &doc.error) {
@@ -261,9 +357,9 @@ fn classify_files(
                 path.display(),
                 err.message
             );
-            failed = true;
+            self.failed = true;
         }
-        if let Some(dir) = out {
+        if let Some(dir) = self.out {
             let name = match path.file_name() {
                 Some(name) if path.as_os_str() != "-" => name.to_os_string(),
                 _ => "stdin".into(),
@@ -277,30 +373,117 @@ fn classify_files(
             });
             if let Err(e) = written {
                 eprintln!("ccp-disconnect: cannot write {}: {e}", target.display());
-                failed = true;
+                self.failed = true;
             }
         }
-        if let Some(dir) = html_dir
+        if let Some(dir) = self.html_dir
             && let Err(message) = write_html(dir, path, &doc)
         {
             eprintln!("ccp-disconnect: {message}");
-            failed = true;
+            self.failed = true;
         }
-        let written = match format {
-            OutputFormat::Json => render::json::write_pretty(&mut stdout, &doc),
-            OutputFormat::Html => stdout.write_all(render::html::render(&doc).as_bytes()),
-            OutputFormat::Table => render::table::write(&mut stdout, path.display(), &doc),
+        let written = match self.format {
+            OutputFormat::Json => render::json::write_pretty(&mut self.stdout, &doc),
+            OutputFormat::Html => self.stdout.write_all(render::html::render(&doc).as_bytes()),
+            OutputFormat::Table => render::table::write(&mut self.stdout, path.display(), &doc),
         };
         if written.is_err() {
-            // stdout closed (e.g. piped into `head`): nothing more to say.
-            return ExitCode::from(if failed { 1 } else { 0 });
+            return ControlFlow::Break(());
         }
+        ControlFlow::Continue(())
     }
-    if progress {
-        eprint!("\r\x1b[K");
+}
+
+/// Many files on all cores: a bounded pool of worker threads reads the
+/// files, the main thread reports the results in the files' order.
+mod parallel {
+    use std::collections::BTreeMap;
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::sync::{Condvar, Mutex, mpsc};
+
+    use ccp_disconnect_core::{Document, Options};
+
+    use super::{Report, read_one};
+
+    /// Results wait to be reported in order; a worker does not start a file
+    /// more than this many files (per worker) ahead of the next one to report,
+    /// so memory stays bounded by the workers' logs plus a few small
+    /// documents, however uneven the files' sizes.
+    const AHEAD_PER_WORKER: usize = 2;
+
+    /// The next file to start, the next to report, and whether to stop.
+    struct Queue {
+        next: usize,
+        reported: usize,
+        stop: bool,
     }
-    let _ = stdout.flush();
-    ExitCode::from(if failed { 1 } else { 0 })
+
+    pub(super) fn run<W: Write>(
+        files: &[PathBuf],
+        options: &Options,
+        jobs: usize,
+        report: &mut Report<'_, W>,
+    ) {
+        let ahead = jobs * AHEAD_PER_WORKER;
+        let queue = Mutex::new(Queue {
+            next: 0,
+            reported: 0,
+            stop: false,
+        });
+        let moved = Condvar::new();
+        let (done, results) = mpsc::channel::<(usize, Result<Document, String>)>();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                let done = done.clone();
+                let (queue, moved) = (&queue, &moved);
+                // The main thread's stack size: the reader never recurses,
+                // but `serde_json` does on nested `objects`.
+                std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(scope, move || {
+                        loop {
+                            let n = {
+                                let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                                while !q.stop
+                                    && q.next < files.len()
+                                    && q.next >= q.reported + ahead
+                                {
+                                    q = moved.wait(q).unwrap_or_else(|e| e.into_inner());
+                                }
+                                if q.stop || q.next >= files.len() {
+                                    return;
+                                }
+                                q.next += 1;
+                                q.next - 1
+                            };
+                            if done.send((n, read_one(&files[n], options))).is_err() {
+                                return;
+                            }
+                        }
+                    })
+                    .expect("spawn a worker thread");
+            }
+            drop(done);
+            let mut waiting = BTreeMap::new();
+            let mut next = 0;
+            for (n, result) in results.iter() {
+                waiting.insert(n, result);
+                while let Some(result) = waiting.remove(&next) {
+                    report.start(next, &files[next]);
+                    let flow = report.emit(&files[next], result);
+                    next += 1;
+                    let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                    q.reported = next;
+                    q.stop |= flow.is_break();
+                    moved.notify_all();
+                    if flow.is_break() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
 }
 
 /// `--html DIR`: writes `<DIR>/<input file name>.html`, named as `--out`

@@ -13,3 +13,5 @@ mod cli;
 mod contact_records;
 /// The HTML report, and every report opened in a real browser.
 mod html_report;
+/// `classify --jobs N` over many files: the same output for every N.
+mod jobs;

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 
 use ccp_disconnect_core::{Format, Options, Source, Status, classify};
-use ccp_disconnect_sample::{SampleConfig, SampleFormat, Scenario};
+use ccp_disconnect_sample::{Layout, SampleConfig, SampleFormat, Scenario};
 
 const SIZE: u64 = 5_000_000;
 
@@ -345,5 +345,110 @@ fn cli_sample_writes_the_same_log_and_labels() {
         assert_eq!(c["disconnected_by"], l.disconnected_by().as_str());
         assert_eq!(c["reason"], l.reason.as_str());
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every layout (the extra entries around the same calls: the AWS client's
+/// snapshot responses, configuration polls, frequent metrics, nested
+/// softphone lines) is classified exactly as labelled, in every format.
+#[test]
+fn every_layout_matches_labels() {
+    for (n, layout) in Layout::ALL.into_iter().enumerate() {
+        for (format, seed) in [
+            (SampleFormat::Pretty, 21),
+            (SampleFormat::Compact, 22),
+            (SampleFormat::Ndjson, 23),
+        ] {
+            let config =
+                SampleConfig::new(2_500_000, seed + 10 * n as u64, format).with_layout(layout);
+            let mut bytes = Vec::new();
+            let summary = ccp_disconnect_sample::generate(&mut bytes, &config).unwrap();
+            let what = format!("{} {}", layout.as_str(), format.as_str());
+            check_against_labels(&bytes, &summary, &what);
+            let text = String::from_utf8(bytes).unwrap();
+            let has = |needle: &str| text.contains(needle);
+            let interleaved = layout != Layout::Current;
+            assert_eq!(
+                has("AWSClient: <-- Operation 'getAgentSnapshot' succeeded."),
+                interleaved,
+                "{what}"
+            );
+            assert_eq!(
+                has("AWSClient: <-- Operation 'getAgentConfiguration' succeeded."),
+                interleaved,
+                "{what}"
+            );
+            assert_eq!(
+                has(" RtcPeerConnectionManager "),
+                layout == Layout::Persistent,
+                "{what}"
+            );
+        }
+    }
+}
+
+/// A layout's bytes depend only on the seed, size and format; the calls (and
+/// so the labels) are the `current` layout's, the extras only fill the size
+/// sooner.
+#[test]
+fn layouts_are_deterministic_and_keep_the_calls() {
+    let base = generated_with(Layout::Current, 31);
+    assert_eq!(
+        base.0,
+        generated_with_config(&SampleConfig::new(1_500_000, 31, SampleFormat::Compact)).0,
+        "`current` is the default"
+    );
+    for layout in Layout::ALL {
+        let (a, sa) = generated_with(layout, 31);
+        let (b, _) = generated_with(layout, 31);
+        assert!(a == b, "{}: same seed, same bytes", layout.as_str());
+        let (c, _) = generated_with(layout, 32);
+        assert!(a != c, "{}: other seed, other bytes", layout.as_str());
+        if layout != Layout::Current {
+            assert!(a != base.0, "{}", layout.as_str());
+        }
+        // Every call but the last (cut short where the size is reached) is
+        // the same call in every layout.
+        let n = sa.labels.len() - 1;
+        assert!(n >= 2, "{}", layout.as_str());
+        assert_eq!(sa.labels[..n], base.1.labels[..n], "{}", layout.as_str());
+        assert_eq!(Layout::parse(layout.as_str()), Some(layout));
+    }
+}
+
+fn generated_with(layout: Layout, seed: u64) -> (Vec<u8>, ccp_disconnect_sample::SampleSummary) {
+    generated_with_config(
+        &SampleConfig::new(1_500_000, seed, SampleFormat::Compact).with_layout(layout),
+    )
+}
+
+fn generated_with_config(config: &SampleConfig) -> (Vec<u8>, ccp_disconnect_sample::SampleSummary) {
+    let mut out = Vec::new();
+    let summary = ccp_disconnect_sample::generate(&mut out, config).unwrap();
+    (out, summary)
+}
+
+/// `sample --layout` writes the library's bytes for that layout.
+#[test]
+fn cli_sample_layout_writes_the_library_bytes() {
+    let dir = std::env::temp_dir().join(format!("ccp-sample-layout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("log.json");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ccp-disconnect"))
+        .args([
+            "sample", "--mb", "0.4", "--seed", "12", "--layout", "metrics", "-o",
+        ])
+        .arg(&log)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut want = Vec::new();
+    ccp_disconnect_sample::generate(
+        &mut want,
+        &SampleConfig::new(400_000, 12, SampleFormat::Pretty).with_layout(Layout::Metrics),
+    )
+    .unwrap();
+    assert!(std::fs::read(&log).unwrap() == want, "CLI bytes differ");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -32,25 +32,51 @@ pub fn repeat_marks(
     token: Option<(usize, usize)>,
     new: &[u8],
 ) -> Option<(usize, Vec<(usize, usize)>)> {
+    let mut marks = Vec::new();
+    repeat_marks_into(model, token, new, &mut marks).map(|len| (len, marks))
+}
+
+/// How many leading bytes `a` and `b` share. Equal runs between two digit
+/// runs are a few hundred bytes long in a snapshot: whole blocks are compared
+/// first (the library's `memcmp` is vectorised), then the block that differs
+/// is narrowed down.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    for block in [256, 32, 8] {
+        while i + block <= n && a[i..i + block] == b[i..i + block] {
+            i += block;
+        }
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+/// [`repeat_marks`] into a buffer the caller keeps, so a repeat costs no
+/// allocation: `marks` is cleared first. Returns the repeat's length.
+pub fn repeat_marks_into(
+    model: &[u8],
+    token: Option<(usize, usize)>,
+    new: &[u8],
+    marks: &mut Vec<(usize, usize)>,
+) -> Option<usize> {
     let t = model;
     let (mut i, mut j) = (0, 0);
-    let mut marks = vec![(0, 0)];
+    marks.clear();
+    marks.push((0, 0));
     loop {
         // The next place where the two may legitimately differ.
         let stop = match token {
             Some((open, _)) if i <= open => open + 1,
             _ => t.len(),
         };
-        while i + 32 <= stop && j + 32 <= new.len() && t[i..i + 32] == new[j..j + 32] {
-            i += 32;
-            j += 32;
-        }
-        while i < stop && j < new.len() && t[i] == new[j] {
-            i += 1;
-            j += 1;
-        }
+        let same = common_prefix(&t[i..stop], &new[j..]);
+        i += same;
+        j += same;
         if i == t.len() {
-            return Some((j, marks));
+            return Some(j);
         }
         if j == new.len() {
             return None;
@@ -104,7 +130,7 @@ pub fn map_position(p: usize, marks: &[(usize, usize)]) -> usize {
     p - i + j
 }
 
-/// Entries this large become the template for the next ones.
+/// Entries this large become the template for the next ones of their kind.
 pub(crate) const TEMPLATE_MIN_BYTES: usize = 1024;
 /// How much longer than the template a repeat may be (longer digit runs, a
 /// longer token).
@@ -136,9 +162,106 @@ impl<F> Template<F> {
     }
 
     /// Whether `new` starts with a repeat of the template; see
-    /// [`repeat_marks`].
-    pub(crate) fn matches(&self, new: &[u8]) -> Option<(usize, Vec<(usize, usize)>)> {
-        repeat_marks(&self.bytes, self.token, new)
+    /// [`repeat_marks`]. The marks go into `marks`.
+    pub(crate) fn matches(&self, new: &[u8], marks: &mut Vec<(usize, usize)>) -> Option<usize> {
+        repeat_marks_into(&self.bytes, self.token, new, marks)
+    }
+}
+
+/// How many bytes from an entry's start its kind is read from: the
+/// members before `text` and the start of `text` fit in this, in every layout
+/// the CCP writes (pretty, compact, NDJSON).
+pub(crate) const KIND_WINDOW: usize = 1024;
+/// Non-digit bytes of `text` that make up the kind.
+const KIND_TEXT_BYTES: usize = 64;
+
+/// The kind of the entry starting at `bytes[0]`, for choosing which template
+/// it may repeat: read from the bytes from its first `"text"` key on (from
+/// its start when there is none), up to the first digit (a repeat may differ
+/// from there on, and digit runs may change length) or [`KIND_TEXT_BYTES`]
+/// bytes: the length of that stretch and its first and last 16 bytes. The
+/// members before `text` (`component`, `level`) are left out: the text tells
+/// the kinds apart, and this runs for every entry. Only a hint: a repeat is
+/// always confirmed byte for byte by [`repeat_marks`], so entries of
+/// different kinds sharing a key cost a failed comparison, never a wrong
+/// result.
+pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u64 {
+    let window = &bytes[..bytes.len().min(KIND_WINDOW)];
+    let from = text_key.find(window).unwrap_or(0);
+    let rest = &window[from..window.len().min(from + KIND_TEXT_BYTES)];
+    let stretch = &rest[..rest
+        .iter()
+        .position(u8::is_ascii_digit)
+        .unwrap_or(rest.len())];
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        let end = (at + 8).min(stretch.len());
+        if at < end {
+            w[..end - at].copy_from_slice(&stretch[at..end]);
+        }
+        u64::from_le_bytes(w)
+    };
+    let last = stretch.len().saturating_sub(16);
+    let mut h = stretch.len() as u64;
+    for w in [word(0), word(8), word(last), word(last + 8)] {
+        h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31);
+    }
+    h
+}
+
+/// At most this many kinds are remembered: a log's large entries come in a
+/// handful of kinds (snapshots, the AWS client's responses to them,
+/// configuration polls, metrics and reports).
+const MAX_TEMPLATES: usize = 8;
+/// And at most this many bytes of templates, so memory stays bounded by a
+/// constant plus one entry (a single template may be larger, alone).
+const TEMPLATE_BUDGET: usize = 2 << 20;
+
+/// The last large entry of each recent kind (see [`kind_key`]), most
+/// recently used last.
+pub(crate) struct Templates<F> {
+    slots: Vec<(u64, Template<F>)>,
+    bytes: usize,
+}
+
+impl<F> Default for Templates<F> {
+    fn default() -> Self {
+        Templates {
+            slots: Vec::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<F> Templates<F> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub(crate) fn get(&self, key: u64) -> Option<&Template<F>> {
+        self.slots
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, t)| t)
+    }
+
+    /// Makes `template` the one for `key`, replacing the previous one and
+    /// forgetting the least recently stored kinds beyond the bounds.
+    pub(crate) fn store(&mut self, key: u64, template: Template<F>) {
+        if let Some(i) = self.slots.iter().position(|(k, _)| *k == key) {
+            let (_, old) = self.slots.remove(i);
+            self.bytes -= old.bytes.len();
+        }
+        while !self.slots.is_empty()
+            && (self.slots.len() >= MAX_TEMPLATES
+                || self.bytes + template.bytes.len() > TEMPLATE_BUDGET)
+        {
+            let (_, old) = self.slots.remove(0);
+            self.bytes -= old.bytes.len();
+        }
+        self.bytes += template.bytes.len();
+        self.slots.push((key, template));
     }
 }
 
@@ -218,5 +341,32 @@ mod tests {
         assert_eq!(map_position(15, &marks), 13);
         assert_eq!(map_position(20, &marks), 25);
         assert_eq!(map_position(30, &marks), 35);
+    }
+
+    #[test]
+    fn the_kind_ignores_digits_and_what_follows_the_text() {
+        let f = memchr::memmem::Finder::new(b"\"text\"");
+        let a = br#"{"level": "TRACE", "text": "GET_AGENT_SNAPSHOT succeeded.", "time": "2025-03-11T13:20:40.039Z", "objects": [1]}"#;
+        let b = br#"{"level": "TRACE", "text": "GET_AGENT_SNAPSHOT succeeded.", "time": "2025-03-11T13:20:42.1Z", "objects": [22]}"#;
+        let c = br#"{"level": "TRACE", "text": "AWSClient: <-- Operation 'getAgentSnapshot' succeeded.", "time": "2025-03-11T13:20:40.039Z"}"#;
+        assert_eq!(kind_key(a, &f), kind_key(b, &f));
+        assert_ne!(kind_key(a, &f), kind_key(c, &f));
+    }
+
+    #[test]
+    fn templates_stay_within_their_bounds() {
+        let mut t = Templates::default();
+        for k in 0..20u64 {
+            t.store(k % 10, Template::new(&[b'x'; 2000], (), k));
+        }
+        assert_eq!(t.slots.len(), MAX_TEMPLATES);
+        assert_eq!(t.get(9).map(|t| t.index), Some(19));
+        assert!(t.get(0).is_none());
+        t.store(3, Template::new(&vec![b'y'; TEMPLATE_BUDGET], (), 99));
+        assert_eq!(t.slots.len(), 1);
+        assert_eq!(t.bytes, TEMPLATE_BUDGET);
+        t.store(4, Template::new(&[b'z'; 10], (), 100));
+        assert_eq!(t.slots.len(), 1);
+        assert_eq!(t.get(4).map(|t| t.index), Some(100));
     }
 }

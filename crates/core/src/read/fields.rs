@@ -92,6 +92,9 @@ fn string_value<'a>(
     }
     let quoted = &bytes[span.from..span.to];
     if span.escaped {
+        if let Some(s) = unescape_common(&quoted[1..quoted.len() - 1]) {
+            return Ok(Some(Cow::Owned(s)));
+        }
         return match serde_json::from_slice::<String>(quoted) {
             Ok(s) => Ok(Some(Cow::Owned(s))),
             Err(e) => Err(malformed_entry(index, offset, &first_line(&e.to_string()))),
@@ -105,6 +108,38 @@ fn string_value<'a>(
             "a string is not valid UTF-8",
         )),
     }
+}
+
+/// Decodes the body of a JSON string whose escapes are all of the
+/// one-character kind (`\"`, `\\`, `\/`, `\n`, `\r`, `\t`, `\b`, `\f`): the
+/// JSON that metrics and report lines carry in their text. Anything else
+/// (`\u` escapes, a raw control character, invalid UTF-8, a bad escape) is
+/// `None`, and left to `serde_json`, whose decoding is the reference and
+/// whose error messages the document carries; for the rest both give the
+/// same string.
+fn unescape_common(body: &[u8]) -> Option<String> {
+    if body.iter().any(|&c| c < 0x20) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'\\', &body[i..]) {
+        out.extend_from_slice(&body[i..i + k]);
+        out.push(match body.get(i + k + 1)? {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            _ => return None,
+        });
+        i += k + 2;
+    }
+    out.extend_from_slice(&body[i..]);
+    String::from_utf8(out).ok()
 }
 
 pub(super) fn build_entry<'a>(
@@ -169,4 +204,44 @@ fn parse_time_str(s: &str) -> Option<Millis> {
 fn epoch_ms(n: f64) -> Option<Millis> {
     // Years 1970..=9999 only: anything else is not a plausible log time.
     (n.is_finite() && (0.0..253_402_300_800_000.0).contains(&n)).then_some(n as Millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape_common;
+
+    /// Wherever the quick decoder answers, it agrees with `serde_json`.
+    #[test]
+    fn the_quick_decoder_agrees_with_serde_json() {
+        let cases: [&[u8]; 12] = [
+            br#"sendSoftphoneMetrics success[{\"a\":1,\"b\":\"x\"}]"#,
+            br#"a\\b\/c\nd\re\tf\bg\fh"#,
+            br#"\"\""#,
+            b"plain",
+            "caf\u{e9} \\\"q\\\"".as_bytes(),
+            br#"\u00e9"#,
+            br#"bad \x escape"#,
+            br#"ends in \"#,
+            b"raw \x01 control",
+            b"raw \n newline",
+            b"\xff\xfe invalid \\n",
+            br#"\ud83d\ude00"#,
+        ];
+        for (n, body) in cases.into_iter().enumerate() {
+            let mut quoted = b"\"".to_vec();
+            quoted.extend_from_slice(body);
+            quoted.push(b'"');
+            let reference = serde_json::from_slice::<String>(&quoted).ok();
+            let quick = unescape_common(body);
+            // The first five are the common kind; the rest go to serde_json.
+            assert_eq!(quick.is_some(), n < 5, "{body:?}");
+            if quick.is_some() {
+                assert_eq!(quick, reference, "{body:?}");
+            }
+        }
+        assert_eq!(unescape_common(br#"x\"y\\z"#).as_deref(), Some("x\"y\\z"));
+        assert_eq!(unescape_common(br#"\u0041"#), None);
+        assert_eq!(unescape_common(b"a\x01"), None);
+        assert_eq!(unescape_common(br#"a\q"#), None);
+    }
 }

@@ -17,7 +17,7 @@ mod swar;
 
 use crate::document::{Format, RejectKind, Rejection};
 use crate::options::Limits;
-use crate::repeats::{self, TEMPLATE_MIN_BYTES, TEMPLATE_SLACK, Template};
+use crate::repeats::{self, KIND_WINDOW, TEMPLATE_MIN_BYTES, TEMPLATE_SLACK, Template, Templates};
 use crate::time::Millis;
 use fields::{Field, Fields, Span, build_entry};
 use swar::{find_quote_or_backslash, skip_plain, skip_ws};
@@ -106,7 +106,15 @@ pub struct LogReader<'r> {
     mode: Mode,
     format: Format,
     elements: u64,
-    template: Option<Template<Fields>>,
+    /// The last large entry of each kind: real logs interleave several
+    /// kinds of large entries (snapshots and the AWS client's responses
+    /// carrying the same snapshot, configuration polls, metrics), so the
+    /// previous large entry is seldom the one an entry repeats.
+    templates: Templates<Fields>,
+    text_key: memchr::memmem::Finder<'static>,
+    /// Where a repeat realigns with its template; kept across entries so a
+    /// repeat costs no allocation.
+    marks: Vec<(usize, usize)>,
     reuse_repeats: bool,
 }
 
@@ -170,7 +178,9 @@ impl<'r> LogReader<'r> {
             mode: Mode::Start,
             format: Format::JsonArray,
             elements: 0,
-            template: None,
+            templates: Templates::default(),
+            text_key: memchr::memmem::Finder::new(b"\"text\""),
+            marks: Vec::new(),
             reuse_repeats,
         })
     }
@@ -685,7 +695,10 @@ impl<'r> LogReader<'r> {
             return Err(self.entry_too_large(s));
         }
         if self.reuse_repeats && e - s >= TEMPLATE_MIN_BYTES {
-            self.template = Some(Template::new(&self.buf[s..e], fields, index));
+            let bytes = &self.buf[s..e];
+            let key = repeats::kind_key(bytes, &self.text_key);
+            self.templates
+                .store(key, Template::new(bytes, fields, index));
         }
         self.pos = e;
         self.elements += 1;
@@ -696,11 +709,24 @@ impl<'r> LogReader<'r> {
     /// Whether the entry at `self.pos` repeats the template; if so, its end
     /// and fields, found without a structural scan.
     fn repeat_of_template(&mut self) -> Result<Option<(usize, Fields, u64)>, ReadError> {
-        // A repeat longer than the entry cap is refused anyway; looking
+        if self.templates.is_empty() {
+            return Ok(None);
+        }
+        // The kind is read from the entry's first bytes; the comparison
+        // needs the whole template's length (plus slack) in the buffer. A
+        // repeat longer than the entry cap is refused anyway; looking
         // further ahead would count the next entries against that cap.
+        let window = KIND_WINDOW.min(self.limits.max_entry_bytes);
+        while self.filled - self.pos < window {
+            let keep = self.pos;
+            if self.fill(keep)?.is_none() {
+                break;
+            }
+        }
+        let key = repeats::kind_key(&self.buf[self.pos..self.filled], &self.text_key);
         let Some(need) = self
-            .template
-            .as_ref()
+            .templates
+            .get(key)
             .map(|t| (t.bytes.len() + TEMPLATE_SLACK).min(self.limits.max_entry_bytes))
         else {
             return Ok(None);
@@ -711,17 +737,18 @@ impl<'r> LogReader<'r> {
                 break;
             }
         }
-        let Some(t) = self.template.as_ref() else {
+        let Some(t) = self.templates.get(key) else {
             return Ok(None);
         };
         let available = &self.buf[self.pos..self.filled];
-        let Some((len, marks)) = t.matches(available) else {
+        let Some(len) = t.matches(available, &mut self.marks) else {
             return Ok(None);
         };
         if len > self.limits.max_entry_bytes {
             return Ok(None);
         }
-        let fields = t.fields.map(|p| repeats::map_position(p, &marks));
+        let marks = &self.marks;
+        let fields = t.fields.map(|p| repeats::map_position(p, marks));
         Ok(Some((self.pos + len, fields, t.index)))
     }
 
