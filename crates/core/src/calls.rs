@@ -21,7 +21,7 @@ const TROUBLE_CAP: usize = 32;
 /// Destroy requests kept per call.
 const DESTROY_CAP: usize = 16;
 /// Requests that add a party to the contact: a transfer or quick connect
-/// (spec §3.3, §3.5).
+/// (ccp-log-format.md §3.3, §3.5).
 const ADD_PARTY_METHODS: [&str; 3] = [
     "createAdditionalConnection",
     "addNewConnection",
@@ -262,7 +262,7 @@ pub struct Contact {
     pub report_failures: Vec<String>,
 }
 
-/// What the agent snapshots showed of one contact (spec §3.2): the first
+/// What the agent snapshots showed of one contact (ccp-log-format.md §3.2): the first
 /// snapshot in each contact state, and the connections' states.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotFacts {
@@ -283,7 +283,7 @@ pub struct SnapshotFacts {
     /// Some snapshot named this contact.
     pub seen: bool,
     /// When the agent's and the customer's legs went `disconnected`, by
-    /// their `state.timestamp` on the log's clock (spec §3.2): the first
+    /// their `state.timestamp` on the log's clock (ccp-log-format.md §3.2): the first
     /// snapshot that shows each.
     pub agent_down: Option<LegDown>,
     pub customer_down: Option<LegDown>,
@@ -296,14 +296,14 @@ pub struct SnapshotFacts {
 }
 
 /// A leg's disconnect time, from its `state.timestamp` less the snapshot's
-/// `skew` (spec §3.2), and the snapshot that showed it.
+/// `skew` (ccp-log-format.md §3.2), and the snapshot that showed it.
 #[derive(Debug, Clone)]
 pub struct LegDown {
     pub at: Millis,
     pub ev: Ev,
 }
 
-/// `Publishing event: contact::<name>::<id>` lines (spec §3.2): the first of
+/// `Publishing event: contact::<name>::<id>` lines (ccp-log-format.md §3.2): the first of
 /// each kind.
 #[derive(Debug, Clone, Default)]
 pub struct ContactEvents {
@@ -314,7 +314,7 @@ pub struct ContactEvents {
     pub ended: Option<Ev>,
 }
 
-/// The agent's API requests naming this contact (spec §3.3).
+/// The agent's API requests naming this contact (ccp-log-format.md §3.3).
 #[derive(Debug, Clone, Default)]
 pub struct ApiRequests {
     /// `destroyConnection`, with the connection id it names.
@@ -322,13 +322,13 @@ pub struct ApiRequests {
     pub reject: Option<Ev>,
     pub outbound: bool,
     /// The shared worker's `destroyConnection` lines tied to this call by
-    /// time: they name no contact or connection (spec §3.3).
+    /// time: they name no contact or connection (ccp-log-format.md §3.3).
     pub worker_destroys: Vec<Ev>,
     /// The first request adding a party (a transfer or quick connect).
     pub add_party: Option<Ev>,
 }
 
-/// Softphone media and failure lines tied to this call (spec §3.4).
+/// Softphone media and failure lines tied to this call (ccp-log-format.md §3.4).
 #[derive(Debug, Clone, Default)]
 pub struct MediaFacts {
     pub troubles: Vec<(Trouble, Option<String>, Ev)>,
@@ -337,7 +337,7 @@ pub struct MediaFacts {
     /// The CCP v1 line `Agent disconnected successfully.`
     pub agent_disconnected_line: Option<Ev>,
     /// The last metrics sample tied to this call that counted packets:
-    /// audio was flowing then (spec §3.4).
+    /// audio was flowing then (ccp-log-format.md §3.4).
     pub last_audio: Option<Millis>,
     /// The last such sample that counted no packets: silence.
     pub last_silence: Option<Millis>,
@@ -488,7 +488,7 @@ impl Contact {
         let mut agent_state: Option<&str> = None;
         let mut far_active = false;
         let mut far_seen = false;
-        // Server times on the log's clock (spec §3.2: skew is server minus
+        // Server times on the log's clock (ccp-log-format.md §3.2: skew is server minus
         // client time).
         let local = |t: Option<Millis>| t.map(|t| t.saturating_sub(skew));
         let mut agent_down = None;
@@ -667,7 +667,7 @@ pub struct Tracker {
     persistent_channels: HashMap<String, Option<usize>>,
     /// The contact whose softphone session is the most recent.
     current: Option<usize>,
-    /// Requests are logged (either kind of line, spec §3.3): the agent's
+    /// Requests are logged (either kind of line, ccp-log-format.md §3.3): the agent's
     /// silence means something.
     pub api_lines: bool,
     /// `Sending API_REQUEST` lines (with params) are logged: the worker's
@@ -970,7 +970,7 @@ impl Tracker {
 
     /// A worker request line names no contact: it is tied to the call
     /// talking at its time, else to the contact a snapshot last showed
-    /// active (one voice contact at a time, spec §3.3).
+    /// active (one voice contact at a time, ccp-log-format.md §3.3).
     fn worker_request(&mut self, method: &str, seen: &Seen<'_>) {
         let add_party = ADD_PARTY_METHODS.contains(&method);
         if method != "destroyConnection" && !add_party {

@@ -1,5 +1,5 @@
 //! The softphone error catalog: a name and a one-line hint for each kind of
-//! trouble (spec §3.4 and the CCP Log Parser's cause table, §5).
+//! trouble (ccp-log-format.md §3.4 and the CCP Log Parser's cause table, §5).
 
 use crate::recognize::Trouble;
 

@@ -1,5 +1,5 @@
 //! Redaction of free text copied into evidence. Older CCP logs carry phone
-//! numbers and e-mail addresses unredacted (spec §2.4).
+//! numbers and e-mail addresses unredacted (ccp-log-format.md §2.4).
 
 const MARK: &str = "[redacted]";
 

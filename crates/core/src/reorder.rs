@@ -9,7 +9,7 @@ use crate::recognize::Event;
 use crate::time::Millis;
 
 /// Entries arrive up to about a second out of time order as layers merge
-/// (spec §2.6); events wait this long (in log time) before being applied.
+/// (ccp-log-format.md §2.6); events wait this long (in log time) before being applied.
 const REORDER_WINDOW_MS: Millis = 5_000;
 /// The window never holds more events than this, whatever the times say
 /// (real logs have a few dozen in five seconds)...

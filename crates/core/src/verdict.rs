@@ -2,11 +2,15 @@
 //!
 //! The facts every rule looks at are computed once ([`Facts`]); the rules
 //! are tried in the order of [`LADDER`], and the first that decides wins.
-//! The order is the evidence ladder of the format notes (spec §3.6): the
-//! call never connecting, the agent's own request, connectivity loss, the
-//! first softphone transition out of `TalkingState` (the Knowledge Center
-//! rule), snapshots and contact events, and finally "undecided". Each rule
-//! names the README rule it implements and the fixtures that exercise it.
+//! The order follows the evidence ladder of `ccp-log-format.md` §3.6 (the
+//! call never connecting, the agent's own request, the first softphone
+//! transition out of `TalkingState` (the Knowledge Center rule), snapshots
+//! and contact events, and finally "undecided"), with one deliberate
+//! change: an unrecovered connectivity loss is tried before the Knowledge
+//! Center rule, because a `bye` that follows lost media is the end of a
+//! broken call, not a choice (§1.6, §3.4). Each rule names the README rule
+//! it implements and the fixtures that exercise it. Bare `§x.y` references
+//! in this crate are to `docs/ccp-log-format.md`.
 
 use crate::Reason;
 use crate::calls::{Contact, Ev, Exit};
@@ -14,7 +18,7 @@ use crate::document::{Confidence, DisconnectedBy};
 use crate::recognize::Trouble;
 use crate::time::Millis;
 
-/// Log layers merge about 1 s apart (spec §2.6): allow for it when comparing
+/// Log layers merge about 1 s apart (ccp-log-format.md §2.6): allow for it when comparing
 /// times from different layers.
 const LAYER_SKEW_MS: Millis = 2_000;
 
@@ -30,7 +34,7 @@ pub struct Verdict {
 /// Facts about the whole log that change how much a silence means.
 pub struct LogFacts {
     /// Requests are logged (`Sending API_REQUEST` or the worker's
-    /// `AWSClient` lines, spec §3.3), so a missing `destroyConnection` is
+    /// `AWSClient` lines, ccp-log-format.md §3.3), so a missing `destroyConnection` is
     /// telling.
     pub api_lines: bool,
     /// `Sending API_REQUEST` lines with params are logged: they name the
@@ -66,7 +70,7 @@ fn corroborated(second_kind_agrees: bool) -> Confidence {
 type RtcExit<'a> = (Exit, &'a Ev, Option<&'a Ev>);
 
 /// Which of the agent's and the customer's legs the server dropped first,
-/// by the snapshots (spec §3.2, §3.6.3).
+/// by the snapshots (ccp-log-format.md §3.2, §3.6 step 3).
 #[derive(Clone, Copy)]
 enum LegOrder<'a> {
     /// The agent's leg; the snapshot(s) that show it.
@@ -383,7 +387,7 @@ fn setup_failed(f: &Facts<'_>) -> Option<Verdict> {
 
 /// README rule 2, "The agent's own request": `destroyConnection` on the
 /// agent's own leg (End call) or on the customer's (dropping the customer
-/// ends a two-party call), before the end (§3.3, §3.6.1). The agent's leg
+/// ends a two-party call), before the end (§3.3, §3.6 step 1). The agent's leg
 /// going while a third party stays is leaving a conference; the customer
 /// alone staying (a survey flow after the agent ended) is still End call
 /// (§3.5 "Transfers / conference").

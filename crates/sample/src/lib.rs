@@ -544,7 +544,7 @@ struct Gen<W> {
     ccp_logger: String,
     tab_id: String,
     /// The CCP side logs `Sending API_REQUEST` lines with params (2023+);
-    /// else only the shared worker's `AWSClient` lines (spec §3.3).
+    /// else only the shared worker's `AWSClient` lines (ccp-log-format.md §3.3).
     api_params: bool,
     entries: u64,
     line: i64,
@@ -1120,7 +1120,7 @@ impl<W: Write> Gen<W> {
         Ok(plan.until)
     }
 
-    /// The softphone session's set-up (spec §1.5); returns when it talked.
+    /// The softphone session's set-up (ccp-log-format.md §1.5); returns when it talked.
     fn softphone_setup(&mut self, t0: i64, cid: &str, agent_conn: &str) -> i64 {
         let t1 = t0 + self.rng.range(30, 60);
         let detected = format!("contactId {cid} agent connectionId {agent_conn}");
@@ -1386,7 +1386,7 @@ impl<W: Write> Gen<W> {
                     );
                 }
                 // The snapshot already shows the end; Streams then tears the
-                // session down with no request (spec §1.6).
+                // session down with no request (ccp-log-format.md §1.6).
                 self.ended(end + self.rng.range(5, 30), cid, plan);
                 let e = end + self.rng.range(100, 140);
                 self.ccp_hangup(e, cid);
@@ -1427,7 +1427,7 @@ impl<W: Write> Gen<W> {
                     "SIGNALING",
                     "PendingReconnectState => FailedState",
                 );
-                // The media goes on (spec §1.6): audio in every report.
+                // The media goes on (ccp-log-format.md §1.6): audio in every report.
                 let mut m = f + self.rng.range(3_000, 5_000);
                 while m < stop {
                     self.metrics(m, false, false);
@@ -1472,7 +1472,7 @@ impl<W: Write> Gen<W> {
         self.flush()
     }
 
-    /// The CCP's own `bye` (spec §1.4).
+    /// The CCP's own `bye` (ccp-log-format.md §1.4).
     fn ccp_hangup(&mut self, e: i64, cid: &str) {
         self.rtc(
             e,
@@ -1490,7 +1490,7 @@ impl<W: Write> Gen<W> {
         );
     }
 
-    /// The server's `bye` (spec §1.4).
+    /// The server's `bye` (ccp-log-format.md §1.4).
     fn server_hangup(&mut self, e: i64, cid: &str) {
         self.rtc(
             e,

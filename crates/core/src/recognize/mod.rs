@@ -1,7 +1,7 @@
 //! Recognizing log lines. Matches on `text` only: `component` is rewritten to
-//! `ccp` for entries that crossed a frame or worker boundary (spec §1.1).
+//! `ccp` for entries that crossed a frame or worker boundary (ccp-log-format.md §1.1).
 //!
-//! Every line format here comes from the spec (`ccp-log-format.md` §1–§3).
+//! Every line format here comes from `ccp-log-format.md` §1–§3.
 
 use std::rc::Rc;
 

@@ -42,7 +42,7 @@ pub enum Trouble {
     MediaInitFailed,
     SignalingWebSocketClosed,
     /// `[TalkingState] Failed handshaking…`: signaling trouble mid-call, which
-    /// does not end the call by itself (spec §1.6).
+    /// does not end the call by itself (ccp-log-format.md §1.6).
     TalkingSignalingFailed,
     PeerConnectionFailure,
     NetworkOffline,
