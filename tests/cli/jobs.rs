@@ -11,25 +11,6 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ccp-disconnect"))
 }
 
-/// A fresh directory, removed again when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("ccp-disconnect-jobs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Good logs of very different sizes (so parallel runs finish out of
 /// order), rejected ones and unreadable paths, interleaved.
 fn inputs(dir: &Path) -> Vec<PathBuf> {
@@ -116,9 +97,9 @@ fn run(files: &[PathBuf], format: &str, jobs: &str, out: &Path) -> Seen {
 #[test]
 fn every_job_count_gives_the_same_output_files_and_status() {
     let dir = TempDir::new("same");
-    let files = inputs(&dir.0);
+    let files = inputs(&dir);
     for format in ["json", "table"] {
-        let one = run(&files, format, "1", &dir.0.join("out-1"));
+        let one = run(&files, format, "1", &dir.join("out-1"));
         // The mix holds rejected and unreadable files: the status says so.
         assert_eq!(one.code, Some(1), "{format}");
         assert!(!one.stdout.is_empty());
@@ -126,7 +107,7 @@ fn every_job_count_gives_the_same_output_files_and_status() {
         assert!(String::from_utf8_lossy(&one.stderr).contains("cannot open"));
         assert!(one.written.len() >= 14, "{}", one.written.len());
         for jobs in ["2", "4", "7"] {
-            let many = run(&files, format, jobs, &dir.0.join(format!("out-{jobs}")));
+            let many = run(&files, format, jobs, &dir.join(format!("out-{jobs}")));
             assert_eq!(many.code, one.code, "{format} --jobs {jobs}");
             assert!(many.stdout == one.stdout, "{format} --jobs {jobs}: stdout");
             assert_eq!(
@@ -142,7 +123,7 @@ fn every_job_count_gives_the_same_output_files_and_status() {
 #[test]
 fn good_files_alone_succeed_with_many_jobs() {
     let dir = TempDir::new("good");
-    let files: Vec<PathBuf> = inputs(&dir.0)
+    let files: Vec<PathBuf> = inputs(&dir)
         .into_iter()
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy();
@@ -151,8 +132,8 @@ fn good_files_alone_succeed_with_many_jobs() {
                 .any(|bad| name.starts_with(bad))
         })
         .collect();
-    let one = run(&files, "json", "1", &dir.0.join("out-1"));
-    let four = run(&files, "json", "4", &dir.0.join("out-4"));
+    let one = run(&files, "json", "1", &dir.join("out-1"));
+    let four = run(&files, "json", "4", &dir.join("out-4"));
     assert_eq!(
         one.code,
         Some(0),
