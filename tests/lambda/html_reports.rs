@@ -204,10 +204,7 @@ async fn put_version(s3: &aws_sdk_s3::Client, ending: Ending) -> String {
 }
 
 fn versioned_event(version_id: &str, sequencer: &str) -> Value {
-    let mut event = s3_put_event(BUCKET, KEY);
-    event["Records"][0]["s3"]["object"]["versionId"] = json!(version_id);
-    event["Records"][0]["s3"]["object"]["sequencer"] = json!(sequencer);
-    event
+    s3_version_event(BUCKET, KEY, version_id, sequencer)
 }
 
 #[tokio::test]

@@ -343,6 +343,15 @@ pub fn s3_put_event(bucket: &str, raw_key: &str) -> Value {
     s3_event(vec![s3_record(bucket, raw_key)])
 }
 
+/// The notification of one version of an object in a versioned bucket,
+/// with the sequencer that orders it against the others.
+pub fn s3_version_event(bucket: &str, key: &str, version_id: &str, sequencer: &str) -> Value {
+    let mut event = s3_put_event(bucket, key);
+    event["Records"][0]["s3"]["object"]["versionId"] = json!(version_id);
+    event["Records"][0]["s3"]["object"]["sequencer"] = json!(sequencer);
+    event
+}
+
 pub fn sqs_message(id: &str, body: &str) -> Value {
     json!({
         "messageId": id,
