@@ -6,6 +6,9 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+/// The upload API stand-in for the browser tests of `web/` (IdP, HTTP API, S3 POST
+/// policies, notifications).
+pub mod gateway;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
