@@ -14,6 +14,9 @@ mod support;
 
 /// The built `bootstrap` binary through the Runtime API.
 mod bootstrap;
+/// The collector for custom CCPs (`web/collector.js`) in headless Chromium
+/// with a stubbed amazon-connect-streams.
+mod collector;
 /// Duplicate, out-of-order and late events; deadlines.
 mod delivery;
 /// The DescribeContact cross-check against a local DescribeContact endpoint.
@@ -33,3 +36,7 @@ mod infra_template;
 mod metrics;
 /// Bodies cut short are retried, never half a result.
 mod truncated;
+/// The upload page (`web/`) in headless Chromium against the stand-in API
+/// (`tests/support/lambda/gateway.rs`): sign-in, upload, verdicts, failures,
+/// one agent against another.
+mod upload_page;
