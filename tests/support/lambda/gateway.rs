@@ -14,7 +14,8 @@
 //!   event run through the real `presign` binary by the Runtime API emulator,
 //!   and its 2.0 response goes back as HTTP
 //!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html>).
-//!   Optionally, the API's CORS configuration
+//!   Routes as in `infra/template.yaml` (no `$default`: others are API
+//!   Gateway's 404). Optionally, the API's CORS configuration
 //!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html>):
 //!   API Gateway answers preflights itself and adds the headers.
 //! - **The S3 endpoint the browser sees**: a front for moto that enforces
@@ -68,8 +69,8 @@ pub struct GatewayOptions {
     pub max_bytes: u64,
     /// Lifetime of the id tokens the IdP issues.
     pub token_lifetime: Duration,
-    /// Extra origins (besides the stand-in's own) allowed by the API's CORS
-    /// configuration and the bucket's CORS rules: a custom CCP's origin.
+    /// The template's `CollectorOrigins`: custom CCPs' origins, allowed by
+    /// the API's CORS configuration and (with the page's) the bucket's.
     pub extra_origins: Vec<String>,
 }
 
@@ -206,15 +207,16 @@ impl Gateway {
         let s3 = moto.client();
         runtime.block_on(async {
             super::create_bucket(&s3, BUCKET).await;
-            // The template's CorsConfiguration: the page's origin may POST
-            // uploads and GET results (presigned), nothing else.
+            // The template's bucket CorsConfiguration: the page's origin
+            // and the collectors' may POST uploads and GET/HEAD results
+            // (presigned), asking for no header but Content-Type.
             let rule = aws_sdk_s3::types::CorsRule::builder()
                 .set_allowed_origins(Some(cors_origins.clone()))
-                .allowed_methods("GET")
                 .allowed_methods("POST")
-                .allowed_headers("*")
-                .expose_headers("ETag")
-                .max_age_seconds(300)
+                .allowed_methods("GET")
+                .allowed_methods("HEAD")
+                .allowed_headers("content-type")
+                .max_age_seconds(600)
                 .build()
                 .expect("CORS rule");
             s3.put_bucket_cors()
@@ -278,7 +280,9 @@ impl Gateway {
             origin: origin.clone(),
             jwt_key,
             token_lifetime: options.token_lifetime,
-            cors_origins: cors_origins.clone(),
+            // The API's CorsConfiguration lists CollectorOrigins only (the
+            // page is same-origin).
+            cors_origins: options.extra_origins.clone(),
             codes: Mutex::new(HashMap::new()),
             presign: presign_api,
             next_request: AtomicU64::new(1),
@@ -653,7 +657,8 @@ fn serve_gateway(stream: TcpStream, state: &State) {
     while let Some(req) = read_http_request(&mut reader) {
         let (status, mut headers, body) = route(&req, state);
         // The HTTP API's CORS configuration: its headers on every answer to
-        // an allowed origin.
+        // an allowed origin (the IdP, on the same port here, is not part of
+        // the API, but a real provider's token endpoint allows CORS too).
         if let Some(origin) = req.header("origin")
             && state.cors_origins.iter().any(|o| o == origin)
             && req.path() != "/idp/authorize"
@@ -679,7 +684,7 @@ fn route(req: &HttpRequest, state: &State) -> (u16, Vec<(String, String)>, Vec<u
             vec![
                 h("Access-Control-Allow-Methods", "GET,POST"),
                 h("Access-Control-Allow-Headers", "authorization,content-type"),
-                h("Access-Control-Max-Age", "300"),
+                h("Access-Control-Max-Age", "600"),
             ]
         } else {
             Vec::new()
@@ -687,11 +692,20 @@ fn route(req: &HttpRequest, state: &State) -> (u16, Vec<(String, String)>, Vec<u
         return (204, headers, Vec::new());
     }
     match (req.method.as_str(), path) {
-        ("GET", "/idp/authorize") => idp_login_form(req, state),
-        ("POST", "/idp/authorize") => idp_login(req, state),
-        ("POST", "/idp/token") => idp_token(req, state),
-        _ if path == "/api" || path.starts_with("/api/") => match authorize(req, state) {
-            Ok(claims) => invoke_presign(req, state, "ANY /api/{proxy+}", Some(claims)),
+        ("GET", "/idp/authorize") => return idp_login_form(req, state),
+        ("POST", "/idp/authorize") => return idp_login(req, state),
+        ("POST", "/idp/token") => return idp_token(req, state),
+        _ => {}
+    }
+    // The template's routes (infra/template.yaml, UploadApi*Route): the page
+    // and its files public, the two API routes behind the JWT authorizer.
+    // No $default route: anything else is API Gateway's own 404.
+    let route_key = format!("{} {path}", req.method);
+    match route_key.as_str() {
+        "GET /" | "GET /upload.js" | "GET /upload.css" | "GET /collector.js"
+        | "GET /config.json" => invoke_presign(req, state, &route_key, None),
+        "POST /api/uploads" | "GET /api/results" => match authorize(req, state) {
+            Ok(claims) => invoke_presign(req, state, &route_key, Some(claims)),
             Err(why) => {
                 let (status, mut headers, body) =
                     json_response(401, &json!({"message": "Unauthorized"}));
@@ -705,7 +719,7 @@ fn route(req: &HttpRequest, state: &State) -> (u16, Vec<(String, String)>, Vec<u
                 (status, headers, body)
             }
         },
-        _ => invoke_presign(req, state, "$default", None),
+        _ => json_response(404, &json!({"message": "Not Found"})),
     }
 }
 
@@ -1056,9 +1070,6 @@ fn invoke_presign(
     });
     if !query.is_empty() {
         event["queryStringParameters"] = Value::Object(query);
-    }
-    if route_key.starts_with("ANY /api/") {
-        event["pathParameters"] = json!({"proxy": req.path().trim_start_matches("/api/")});
     }
     if !req.body.is_empty() {
         match std::str::from_utf8(&req.body) {
