@@ -48,6 +48,10 @@ const requests = [];
 context.on('request', (r) => requests.push(r.url()));
 
 function watch(page) {
+  // Keeps playwright's file chooser interception on for the page's life:
+  // turned on per waitForEvent, it can lag behind the key press that opens
+  // the chooser.
+  page.on('filechooser', () => {});
   const errors = [];
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`);
@@ -88,6 +92,8 @@ async function signIn(page, user) {
 
 /** Uploads `path` with the keyboard: focus the drop zone, Enter, pick the file. */
 async function chooseWithKeyboard(page, path) {
+  // Keyboard input goes to the tab in front (other tabs were opened).
+  await page.bringToFront();
   await page.focus('#drop');
   const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
   await chooser.setFiles(path);
