@@ -280,6 +280,19 @@ try {
   await page.unroute(`${ORIGIN}/api/results?**`);
   await page.close();
 
+  // A redirect back with a code this tab did not ask for (login CSRF,
+  // RFC 6749 §10.12): refused, no token exchange, no token kept.
+  const forged = await context.newPage();
+  const tokenCalls = requests.filter((u) => u.endsWith('/idp/token')).length;
+  await forged.goto(`${ORIGIN}/?code=stolen&state=not-this-tabs`);
+  await waitForError(forged, /does not match this tab/, 'a forged redirect (state): refused');
+  check(
+    requests.filter((u) => u.endsWith('/idp/token')).length === tokenCalls &&
+      (await forged.evaluate((k) => sessionStorage.getItem(k), TOKEN_KEY)) === null,
+    'a forged redirect: no token exchange, no token',
+  );
+  await forged.close();
+
   // Session expired: a token the authorizer refuses (its signature) and one
   // past its exp (the page notices before asking).
   const expired = await context.newPage();
