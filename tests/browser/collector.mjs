@@ -5,9 +5,10 @@
 // real classifier reads each upload.
 //
 // Run by tests/lambda/collector.rs, which sets CCP_ORIGIN (the test page's
-// origin), STANDIN_ORIGIN, S3_ORIGIN and ID_TOKEN (agent-carol's). Prints
-// "ok <check>" per passed check and "UPLOADS <n>" (successful uploads);
-// exits 1 with the failures otherwise.
+// origin), STANDIN_ORIGIN, S3_ORIGIN, ID_TOKEN (agent-carol's) and
+// EXPECT_FILE. Prints "ok <check>" per passed check and "UPLOADS <n>"
+// (successful uploads); exits 1 with the failures otherwise.
+import { writeFileSync } from 'node:fs';
 import { launch } from './browser.mjs';
 
 const env = (name) => {
@@ -48,7 +49,7 @@ const uploadsSeen = (page) => page.evaluate(() => window.uploads.length);
 
 // What the uploaded objects must hold, checked by the Rust test in the
 // bucket (Chromium does not expose multipart bodies with a Blob to
-// playwright): "EXPECT {key, exact | contains}" lines.
+// playwright): [{key, exact | contains}] written to EXPECT_FILE.
 const expectations = [];
 const keyOf = async (page, n) => page.evaluate((i) => window.uploads[i], n);
 
@@ -238,7 +239,7 @@ try {
   await close();
 }
 console.log(`UPLOADS ${successes}`);
-for (const e of expectations) console.log(`EXPECT ${JSON.stringify(e)}`);
+writeFileSync(env('EXPECT_FILE'), JSON.stringify(expectations));
 if (failures.length) {
   console.error(`${failures.length} collector checks failed:\n  ${failures.join('\n  ')}`);
   process.exit(1);

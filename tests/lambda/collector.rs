@@ -8,7 +8,7 @@
 
 use crate::lambda_support::gateway::{BUCKET, Gateway, GatewayOptions, StaticSite, UPLOADS_PREFIX};
 use crate::lambda_support::*;
-use crate::support::repo_root;
+use crate::support::{TempDir, repo_root};
 use crate::upload_page::{browser_tests_skipped, run_browser_script};
 use serde_json::Value;
 
@@ -39,6 +39,8 @@ fn a_custom_ccp_uploads_its_log_once_per_ended_contact() {
             ..GatewayOptions::default()
         },
     );
+    let dir = TempDir::new("collector");
+    let expect_file = dir.join("expectations.json");
     let out = run_browser_script(
         "collector.mjs",
         &[
@@ -46,6 +48,7 @@ fn a_custom_ccp_uploads_its_log_once_per_ended_contact() {
             ("STANDIN_ORIGIN", gateway.origin.clone()),
             ("S3_ORIGIN", gateway.s3_origin.clone()),
             ("ID_TOKEN", gateway.id_token("agent-carol")),
+            ("EXPECT_FILE", expect_file.to_str().unwrap().to_owned()),
         ],
         &gateway,
     );
@@ -73,11 +76,8 @@ fn a_custom_ccp_uploads_its_log_once_per_ended_contact() {
     assert!(uploads.iter().all(|k| k.starts_with(&carol)), "{uploads:?}");
     // What the script saw the page hold when it uploaded: the objects hold
     // the same (the first byte for byte, as "Download logs" writes it).
-    let expectations: Vec<Value> = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("EXPECT "))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let expectations: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(&expect_file).unwrap()).unwrap();
     assert_eq!(expectations.len(), 3, "{out}");
     for e in &expectations {
         let key = e["key"].as_str().unwrap();
