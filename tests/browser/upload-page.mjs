@@ -183,11 +183,21 @@ try {
 
   const grantResponse = page.waitForResponse((r) => r.url() === `${ORIGIN}/api/uploads` && r.request().method() === 'POST');
   const s3Response = page.waitForResponse((r) => r.url().startsWith(S3_ORIGIN) && r.request().method() === 'POST');
+  // The progress bar's values (<progress value> reflects its attribute).
+  await page.evaluate(() => {
+    window.progressSeen = [];
+    const bar = document.getElementById('progress');
+    new MutationObserver(() => {
+      if (!document.getElementById('progress-line').hidden) window.progressSeen.push(bar.value);
+    }).observe(bar, { attributes: true, attributeFilter: ['value'] });
+  });
   await dropFile(page, env('SAMPLE_LOG'), 'agent-log.txt');
   const grant = await (await grantResponse).json();
   aliceKey = grant.key;
   check(/^uploads\/[^/]+\/\d{8}T\d{6}\.\d{3}Z-agent-alice-agent-log\.txt$/.test(aliceKey), 'the key is under the caller\'s folder', aliceKey);
   check((await s3Response).status() === 204, 'the presigned POST went straight to S3 (204)');
+  const progress = await page.evaluate(() => window.progressSeen);
+  check(progress.length > 0 && Math.max(...progress) === 100, 'the progress bar reached 100 %', JSON.stringify(progress));
   await waitForTable(page, errors);
   const table = await rows(page);
   check(table.length === expected.calls.length, `the table has the sample's ${expected.calls.length} calls`, JSON.stringify(table));
@@ -369,6 +379,14 @@ try {
     attempts.post.status === 403 && attempts.post.body.includes('Policy Condition failed'),
     'S3 refuses Bob\'s upload into Alice\'s folder (policy)',
     JSON.stringify(attempts.post),
+  );
+  await bob.bringToFront();
+  await bob.click('#sign-out');
+  check(
+    (await bob.locator('#who').textContent()) === 'Not signed in' &&
+      (await bob.evaluate((k) => sessionStorage.getItem(k), TOKEN_KEY)) === null &&
+      (await bob.locator('#upload').isHidden()),
+    'sign out: the token is gone, so is the upload zone',
   );
   await bob.close();
 
