@@ -101,11 +101,21 @@ pub async fn run() -> Result<(), Error> {
     };
     init_logging(config.log_format);
     let sdk = load_sdk_config().await;
-    if let Err(e) = contact_records::init(&sdk) {
-        tracing::error!(error = %e, "invalid configuration");
-        return Err(e.into());
+    let enricher = match contact_records::Enricher::from_env(&sdk) {
+        Ok(enricher) => enricher,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            return Err(e.into());
+        }
+    };
+    if let Some(e) = &enricher {
+        tracing::info!(
+            concurrency = e.concurrency,
+            budget_ms = e.budget.as_millis() as u64,
+            "contact records: DescribeContact on"
+        );
     }
-    let handler = Handler::new(s3_client(&sdk, &config), config);
+    let handler = Handler::new(s3_client(&sdk, &config), config).with_enricher(enricher);
     tracing::info!(
         results_prefix = handler.config().results_prefix.as_str(),
         results_bucket = handler
