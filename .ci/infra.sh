@@ -123,6 +123,7 @@ variants = {
         "OidcAuthorizeUrl": "https://idp.example.com/oauth2/default/v1/authorize",
         "OidcTokenUrl": "https://idp.example.com/oauth2/default/v1/token",
         "OidcLogoutUrl": "https://idp.example.com/oauth2/default/v1/logout",
+        "CollectorOrigins": "https://ccp.example.com",
         "ReservedConcurrency": -1},
 }
 for name, defaults in variants.items():

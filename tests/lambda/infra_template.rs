@@ -1251,6 +1251,23 @@ impl<'a> Scenario<'a> {
                         self.eval(pick)
                     }
                     "Fn::Sub" => Some(Value::String(self.sub(args))),
+                    "Fn::Split" => {
+                        let a = args.as_array().expect("[separator, text]");
+                        let sep = a[0].as_str().unwrap();
+                        let text = self.string(&a[1]);
+                        Some(text.split(sep).map(|x| json!(x)).collect())
+                    }
+                    "Fn::Join" => {
+                        let a = args.as_array().expect("[separator, list]");
+                        let items = self.eval(&a[1]).expect("a list");
+                        let items: Vec<&str> = items
+                            .as_array()
+                            .expect("a list")
+                            .iter()
+                            .map(|x| x.as_str().expect("strings"))
+                            .collect();
+                        Some(json!(items.join(a[0].as_str().unwrap())))
+                    }
                     f if f.starts_with("Fn::") => panic!("unsupported {f}"),
                     _ => Some(self.eval_object(obj)),
                 }
@@ -1887,6 +1904,64 @@ fn bucket_cors_admits_the_upload_page_origin_only() {
     assert_eq!(r["AllowedMethods"], rule["AllowedMethods"]);
     assert_eq!(r["AllowedHeaders"], rule["AllowedHeaders"]);
     assert_eq!(r["MaxAgeSeconds"], rule["MaxAge"]);
+
+    // The API itself needs no CORS for its own page.
+    assert!(
+        sc.properties("UploadApi")
+            .get("CorsConfiguration")
+            .is_none()
+    );
+
+    // Custom CCPs running the collector: their origins, exactly, on the
+    // bucket and on the API, and in the existing bucket's rule.
+    let ccps = "https://ccp.example.com,https://ccp2.example.com:8443";
+    let with = Scenario::new(&t, &[COGNITO, &[("CollectorOrigins", ccps)]].concat());
+    let expected = json!([
+        API_ORIGIN,
+        "https://ccp.example.com",
+        "https://ccp2.example.com:8443"
+    ]);
+    let rule = with.properties("LogsBucket")["CorsConfiguration"]["CorsRules"][0].clone();
+    assert_eq!(rule["AllowedOrigins"], expected);
+    let api = with.properties("UploadApi")["CorsConfiguration"].clone();
+    assert_eq!(
+        api["AllowOrigins"],
+        json!(["https://ccp.example.com", "https://ccp2.example.com:8443"])
+    );
+    let mut methods = strings(&api["AllowMethods"]);
+    methods.sort();
+    assert_eq!(methods, ["GET", "POST"]);
+    let mut headers = strings(&api["AllowHeaders"]);
+    headers.sort();
+    assert_eq!(headers, ["authorization", "content-type"]);
+    assert!(
+        api.get("AllowCredentials").is_none(),
+        "tokens go in a header, not cookies"
+    );
+    let existing = Scenario::new(
+        &t,
+        &[
+            COGNITO,
+            &[
+                ("ExistingBucketName", "their-bucket"),
+                ("CollectorOrigins", ccps),
+            ],
+        ]
+        .concat(),
+    );
+    let applied: Value = serde_json::from_str(&existing.string(&output["Value"])).unwrap();
+    assert_eq!(applied["CORSRules"][0]["AllowedOrigins"], expected);
+    // Only origins, no wildcard, no path.
+    for bad in [
+        "*",
+        "https://*.example.com",
+        "http://ccp.example.com",
+        "https://ccp.example.com/",
+        "https://a.example.com,",
+    ] {
+        assert!(!allowed(&t, "CollectorOrigins", bad), "{bad}");
+    }
+    assert!(allowed(&t, "CollectorOrigins", ccps));
 }
 
 #[test]
