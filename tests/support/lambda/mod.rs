@@ -1,11 +1,14 @@
 //! Shared helpers for the Lambda adapter tests: a real S3-compatible server
-//! (moto), an S3 client for it, small CCP logs, trigger events, and a Lambda
-//! Runtime API emulator.
+//! (moto, and s3s-fs where POST policies must be checked), an S3 client for
+//! it, small CCP logs, trigger events, a Lambda Runtime API emulator and the
+//! function processes it serves.
 
 // Each test module uses a different part of this module.
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod function;
+pub mod s3s_fs;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -108,7 +111,7 @@ impl Drop for Moto {
 }
 
 /// True when something answers an HTTP request on the port.
-fn http_get_ok(port: u16) -> bool {
+pub fn http_get_ok(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
