@@ -134,6 +134,16 @@ fn call(api: &RuntimeApi, id: &str, event: Value) -> Answer {
     answer
 }
 
+/// `GET /api/results?key=<key>` as `claims` (`None`: no authorizer).
+fn ask_results(api: &RuntimeApi, id: &str, claims: Option<Value>, key: &str) -> Answer {
+    let query = format!("key={}", key.replace('/', "%2F"));
+    call(
+        api,
+        id,
+        http_event("GET", "/api/results", &query, claims, None),
+    )
+}
+
 fn upload_body(file_name: &str, size: u64) -> String {
     json!({"file_name": file_name, "size": size, "content_type": "text/plain"}).to_string()
 }
@@ -332,6 +342,27 @@ fn check_policy(post: &Value, key: &str, content_type: &str, max_bytes: u64, exp
     assert_eq!(post["expires_at"], policy["expiration"]);
 }
 
+/// Posts the form with `file`, checks S3 accepted it and stored exactly
+/// `file` under `key`; returns the stored content type.
+async fn upload_and_check(
+    s3: &aws_sdk_s3::Client,
+    url: &str,
+    fields: &[(String, String)],
+    key: &str,
+    file: &[u8],
+) -> Option<String> {
+    let sent = post_form(url, fields, file);
+    assert!(
+        (200..300).contains(&sent.status),
+        "{} {}",
+        sent.status,
+        sent.text()
+    );
+    let (stored, content_type) = get(s3, BUCKET, key).await.expect("the uploaded object");
+    assert_eq!(stored, file);
+    content_type
+}
+
 async fn assert_absent(s3: &aws_sdk_s3::Client, key: &str) {
     assert_eq!(get(s3, BUCKET, key).await, None, "{key}");
 }
@@ -509,33 +540,17 @@ async fn presign_binary_serves_the_page_and_presigns_only_own_keys() {
             .contains(&json!({"x-amz-security-token": SESSION_TOKEN}))
     );
     let key = post["key"].as_str().unwrap().to_owned();
-    let sent = post_form(post["url"].as_str().unwrap(), &fields(&post), &log);
-    assert!(
-        (200..300).contains(&sent.status),
-        "{} {}",
-        sent.status,
-        sent.text()
-    );
-    let (stored, _) = get(&s3, BUCKET, &key).await.expect("the uploaded object");
-    assert_eq!(stored, log);
+    let url = post["url"].as_str().unwrap();
+    upload_and_check(&s3, url, &fields(&post), &key, &log).await;
 
     // Results: pending until the classifier writes one, then presigned GETs.
-    let query = format!("key={}", key.replace('/', "%2F"));
-    let pending = call(
-        &api,
-        "pending",
-        http_event("GET", "/api/results", &query, Some(alice()), None),
-    );
+    let pending = ask_results(&api, "pending", Some(alice()), &key);
     assert_eq!(pending.status, 202, "{}", pending.body);
     assert_eq!(pending.json(), json!({"status": "pending", "key": key}));
 
     let result = br#"{"status":"ok","calls":[]}"#;
     put(&s3, BUCKET, &format!("results/{key}.json"), result).await;
-    let ready = call(
-        &api,
-        "ready-json-only",
-        http_event("GET", "/api/results", &query, Some(alice()), None),
-    );
+    let ready = ask_results(&api, "ready-json-only", Some(alice()), &key);
     assert_eq!(ready.status, 200, "{}", ready.body);
     let body = ready.json();
     assert_eq!(body["status"], "ready");
@@ -561,11 +576,7 @@ async fn presign_binary_serves_the_page_and_presigns_only_own_keys() {
         b"<!doctype html><p>report</p>",
     )
     .await;
-    let ready = call(
-        &api,
-        "ready",
-        http_event("GET", "/api/results", &query, Some(alice()), None),
-    );
+    let ready = ask_results(&api, "ready", Some(alice()), &key);
     assert_eq!(ready.status, 200);
     let html_url = ready.json()["html_url"].as_str().unwrap().to_owned();
     let fetched = http("GET", &html_url, None, b"");
@@ -613,11 +624,7 @@ async fn presign_binary_serves_the_page_and_presigns_only_own_keys() {
     );
     assert_eq!(answer.status, 400);
     assert_eq!(answer.json()["error"], "bad_request");
-    let answer = call(
-        &api,
-        "results-no-sub",
-        http_event("GET", "/api/results", &query, None, None),
-    );
+    let answer = ask_results(&api, "results-no-sub", None, &key);
     assert_eq!(answer.status, 401);
 
     // The sample event in events/ is such a request.
@@ -733,25 +740,12 @@ async fn presigned_posts_are_enforced_by_a_policy_checking_server() {
     assert_absent(&s3, &key).await;
 
     // The form as given: stored, with the type the policy fixed.
-    let sent = post_form(&url, &fields(&post), &log);
-    assert!(
-        (200..300).contains(&sent.status),
-        "{} {}",
-        sent.status,
-        sent.text()
-    );
-    let (stored, content_type) = get(&s3, BUCKET, &key).await.expect("the uploaded object");
-    assert_eq!(stored, log);
+    let content_type = upload_and_check(&s3, &url, &fields(&post), &key, &log).await;
     assert_eq!(content_type.as_deref(), Some("text/plain"));
 
     // Results through the same server (it checks the presigned GET's
     // signature too).
-    let query = format!("key={}", key.replace('/', "%2F"));
-    let pending = call(
-        &api,
-        "pending",
-        http_event("GET", "/api/results", &query, Some(alice()), None),
-    );
+    let pending = ask_results(&api, "pending", Some(alice()), &key);
     assert_eq!(pending.status, 202, "{}", pending.body);
     put(
         &s3,
@@ -760,11 +754,7 @@ async fn presigned_posts_are_enforced_by_a_policy_checking_server() {
         b"{\"status\":\"ok\"}",
     )
     .await;
-    let ready = call(
-        &api,
-        "ready",
-        http_event("GET", "/api/results", &query, Some(alice()), None),
-    );
+    let ready = ask_results(&api, "ready", Some(alice()), &key);
     assert_eq!(ready.status, 200, "{}", ready.body);
     let json_url = ready.json()["json_url"].as_str().unwrap().to_owned();
     let fetched = http("GET", &json_url, None, b"");

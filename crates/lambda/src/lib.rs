@@ -64,6 +64,15 @@ pub(crate) fn init_logging(format: LogFormat) {
     };
 }
 
+/// Logs a configuration error (as JSON when logging is not set up yet: the
+/// configured format is not known) and makes it the error that stops the
+/// function before its first invocation.
+pub(crate) fn invalid_configuration(e: impl Into<Error> + std::fmt::Display) -> Error {
+    init_logging(LogFormat::Json);
+    tracing::error!(error = %e, "invalid configuration");
+    e.into()
+}
+
 /// The SDK configuration: region, credentials and endpoint from the usual
 /// sources (including `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_S3`), over a
 /// rustls + ring HTTPS client.
@@ -100,20 +109,10 @@ type InvocationFuture<'a> = std::pin::Pin<
 /// Runs the function until the runtime stops. A bad configuration ends the
 /// process with an error before the first invocation.
 pub async fn run() -> Result<(), Error> {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            init_logging(LogFormat::Json);
-            tracing::error!(error = %e, "invalid configuration");
-            return Err(e.into());
-        }
-    };
+    let config = Config::from_env().map_err(invalid_configuration)?;
     init_logging(config.log_format);
     let sdk = load_sdk_config().await;
-    if let Err(e) = contact_records::init(&sdk) {
-        tracing::error!(error = %e, "invalid configuration");
-        return Err(e.into());
-    }
+    contact_records::init(&sdk).map_err(invalid_configuration)?;
     let handler = Handler::new(s3_client(&sdk, config.force_path_style), config);
     tracing::info!(
         results_prefix = handler.config().results_prefix.as_str(),

@@ -7,23 +7,28 @@
 //! by a condition. `scripts/test` installs the pinned version into
 //! `target/ci-tools/` and puts it on `PATH`.
 
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use super::{ACCESS_KEY, PATIENCE, SECRET_KEY, free_port, http_get_ok, s3_client};
+use super::{ACCESS_KEY, LocalS3, SECRET_KEY, free_port};
 use crate::support::TempDir;
 
 /// The pinned version `scripts/test` installs.
 pub const S3S_FS_VERSION: &str = "0.14.1";
 
-/// An s3s-fs server on 127.0.0.1 over a temporary folder, killed when
-/// dropped. It accepts the tests' usual credentials ([`ACCESS_KEY`],
-/// [`SECRET_KEY`]) and checks every signature.
+/// An s3s-fs server on 127.0.0.1 over a temporary folder (`endpoint`,
+/// `client()`), killed when dropped. It accepts the tests' usual
+/// credentials ([`ACCESS_KEY`], [`SECRET_KEY`]) and checks every signature.
 pub struct S3sFs {
-    child: Child,
-    pub endpoint: String,
+    // Declared first, dropped first: the server stops before its folder goes.
+    server: LocalS3,
     pub root: TempDir,
+}
+
+impl std::ops::Deref for S3sFs {
+    type Target = LocalS3;
+    fn deref(&self) -> &LocalS3 {
+        &self.server
+    }
 }
 
 impl S3sFs {
@@ -33,52 +38,20 @@ impl S3sFs {
         let program = std::env::var("S3S_FS").unwrap_or_else(|_| "s3s-fs".to_owned());
         let root = TempDir::new("s3s-fs");
         let port = free_port();
-        let child = Command::new(&program)
+        let mut command = Command::new(&program);
+        command
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(&*root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) => panic!(
-                "cannot start {program:?} ({e}). The presigned-POST tests need s3s-fs, which \
-                 checks POST policies: run scripts/test, or `cargo install s3s-fs --version \
-                 {S3S_FS_VERSION} --features binary --locked --root target/ci-tools/s3s-fs-{S3S_FS_VERSION}` \
-                 and put its bin folder on PATH (or set S3S_FS to the binary)."
-            ),
-        };
-        let mut server = S3sFs {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            .arg(&*root);
+        let hint = format!(
+            "The presigned-POST tests need s3s-fs, which checks POST policies: run \
+             scripts/test, or `cargo install s3s-fs --version {S3S_FS_VERSION} --features \
+             binary --locked --root target/ci-tools/s3s-fs-{S3S_FS_VERSION}` and put its bin \
+             folder on PATH (or set S3S_FS to the binary)."
+        );
+        S3sFs {
+            server: LocalS3::start(command, &program, port, &hint),
             root,
-        };
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("{program} exited before it was ready ({status})");
-            }
-            if http_get_ok(port) {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{program} did not answer on port {port}"
-            );
-            thread::sleep(Duration::from_millis(50));
         }
-    }
-
-    pub fn client(&self) -> aws_sdk_s3::Client {
-        s3_client(&self.endpoint)
-    }
-}
-
-impl Drop for S3sFs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -34,7 +34,7 @@ use crate::config::{
 };
 use crate::error::MAX_S3_KEY_BYTES;
 use crate::handler::InvocationError;
-use crate::{init_logging, load_sdk_config, s3_client};
+use crate::{init_logging, invalid_configuration, load_sdk_config, s3_client};
 
 /// Default for `UPLOADS_PREFIX`: the classifier's usual trigger prefix.
 pub const DEFAULT_UPLOADS_PREFIX: &str = "uploads/";
@@ -543,23 +543,10 @@ type InvocationFuture<'a> = std::pin::Pin<
 /// Runs the presign function until the runtime stops. A bad configuration
 /// ends the process with an error before the first invocation.
 pub async fn run() -> Result<(), Error> {
-    let config = match UploadConfig::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            init_logging(LogFormat::Json);
-            tracing::error!(error = %e, "invalid configuration");
-            return Err(e.into());
-        }
-    };
+    let config = UploadConfig::from_env().map_err(invalid_configuration)?;
     init_logging(config.log_format);
     let sdk = load_sdk_config().await;
-    let handler = match Handler::new(config, &sdk) {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "invalid configuration");
-            return Err(e.into());
-        }
-    };
+    let handler = Handler::new(config, &sdk).map_err(invalid_configuration)?;
     tracing::info!(
         bucket = handler.config().bucket.as_str(),
         uploads_prefix = handler.config().uploads_prefix.as_str(),
