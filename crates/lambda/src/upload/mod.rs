@@ -749,6 +749,40 @@ mod tests {
         assert!(origin_of("HTTPS://idp.example.com", false).is_err());
     }
 
+    #[tokio::test]
+    async fn signing_credentials_are_read_again_only_when_they_would_expire() {
+        use aws_credential_types::credential_fn::provide_credentials_fn;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let now = SystemTime::now();
+        // The default policy lives 300 s: credentials must outlive it.
+        for (expiry, reads_for_three) in [
+            (None, 1),
+            (Some(now + Duration::from_secs(7200)), 1),
+            (Some(now + Duration::from_secs(120)), 3),
+        ] {
+            let reads = Arc::new(AtomicUsize::new(0));
+            let counter = reads.clone();
+            let provider = provide_credentials_fn(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let credentials = Credentials::new("AKID", "secret", None, expiry, "test");
+                async move { Ok(credentials) }
+            });
+            let sdk = SdkConfig::builder()
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .build();
+            let handler = Handler::new(config(&[]).unwrap(), &sdk).unwrap();
+            for _ in 0..3 {
+                let credentials = handler.signing_credentials().await.unwrap();
+                assert_eq!(credentials.access_key_id(), "AKID");
+            }
+            assert_eq!(reads.load(Ordering::SeqCst), reads_for_three, "{expiry:?}");
+        }
+    }
+
     #[test]
     fn claims_of_other_types_are_read_as_text() {
         let payload = serde_json::json!({

@@ -546,6 +546,12 @@ mod tests {
     const SECRET: &str = "test-secret-never-shown";
 
     fn handler(extra: &[(&str, &str)]) -> Handler {
+        handler_with_endpoint(extra, None)
+    }
+
+    /// `sdk_endpoint`: the endpoint the function's own S3 requests go to
+    /// (`AWS_ENDPOINT_URL_S3`), which browsers may not be able to reach.
+    fn handler_with_endpoint(extra: &[(&str, &str)], sdk_endpoint: Option<&str>) -> Handler {
         let mut vars: HashMap<String, String> = crate::upload::tests::OIDC
             .iter()
             .chain(
@@ -561,7 +567,11 @@ mod tests {
             vars.insert(k.to_string(), v.to_string());
         }
         let config = UploadConfig::from_lookup(|k| vars.get(k).cloned()).unwrap();
-        let sdk = aws_config::SdkConfig::builder()
+        let mut sdk = aws_config::SdkConfig::builder();
+        if let Some(endpoint) = sdk_endpoint {
+            sdk = sdk.endpoint_url(endpoint);
+        }
+        let sdk = sdk
             .region(Region::new("eu-west-1"))
             .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
                 Credentials::new("AKIDTEST", SECRET, Some("token-1".into()), None, "test"),
@@ -841,8 +851,12 @@ mod tests {
             h.content_security_policy()
                 .contains(" https://ccp-logs-example.s3.eu-west-1.amazonaws.com ")
         );
-        // With a public endpoint: path-style on it.
-        let h = handler(&[("S3_PUBLIC_ENDPOINT", "http://127.0.0.1:9000")]);
+        // With a public endpoint: path-style on it, not on the endpoint the
+        // function itself uses.
+        let h = handler_with_endpoint(
+            &[("S3_PUBLIC_ENDPOINT", "http://127.0.0.1:9000")],
+            Some("http://s3.internal.invalid:4566"),
+        );
         let url = presign_get(&h, "results/a.json").await.unwrap();
         assert!(
             url.starts_with("http://127.0.0.1:9000/ccp-logs-example/results/a.json?"),
