@@ -1,0 +1,2 @@
+// Placeholder: the CCP log collector for custom CCPs replaces this file.
+"use strict";

@@ -1,0 +1,2 @@
+// Placeholder: the upload page's script replaces this file.
+"use strict";
