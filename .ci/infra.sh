@@ -10,8 +10,9 @@
 #   3. sam validate --lint                     (skipped, loudly, if aws-sam-cli
 #                                               cannot be installed; INFRA_SAM=0
 #                                               skips it on purpose)
-#   4. cargo lambda build --release --arm64 -p ccp-disconnect-lambda --bin bootstrap
-#                                              (prints the artifact's size;
+#   4. cargo lambda build --release --arm64 -p ccp-disconnect-lambda
+#                                              (both binaries: bootstrap, presign;
+#                                               prints each artifact's size;
 #                                               INFRA_BUILD=0 skips it)
 #
 # Tools come from PyPI at pinned versions, each in its own virtualenv under
@@ -154,18 +155,21 @@ if [ "${INFRA_SAM:-1}" = 1 ]; then
 fi
 
 if [ "${INFRA_BUILD:-1}" = 1 ]; then
-  step "cargo lambda build --release --arm64 -p ccp-disconnect-lambda --bin bootstrap"
+  step "cargo lambda build --release --arm64 -p ccp-disconnect-lambda (bootstrap, presign)"
   install lambda "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION"
   export PATH="$TOOLS/lambda/bin:$PATH"
   if command -v rustup >/dev/null 2>&1; then
     rustup target add aarch64-unknown-linux-gnu >/dev/null
   fi
   cargo lambda --version
-  cargo lambda build --release --arm64 -p ccp-disconnect-lambda --bin bootstrap
-  ARTIFACT=target/lambda/bootstrap/bootstrap
-  if command -v file >/dev/null 2>&1; then file "$ARTIFACT"; fi
-  BYTES=$(stat -c %s "$ARTIFACT")
-  echo "artifact: $ARTIFACT $BYTES bytes ($((BYTES / 1024)) KiB)"
+  # Both binaries in one build: they share every dependency, and SAM
+  # deploys each from target/lambda/<binary>/bootstrap.
+  cargo lambda build --release --arm64 -p ccp-disconnect-lambda
+  for ARTIFACT in target/lambda/bootstrap/bootstrap target/lambda/presign/bootstrap; do
+    if command -v file >/dev/null 2>&1; then file "$ARTIFACT"; fi
+    BYTES=$(stat -c %s "$ARTIFACT")
+    echo "artifact: $ARTIFACT $BYTES bytes ($((BYTES / 1024)) KiB)"
+  done
 fi
 
 step "infra checks passed"
