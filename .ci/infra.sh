@@ -5,12 +5,14 @@
 #   2. checkov   infra/template.yaml           (0 failed checks; skips are in
 #                                               the template, each with a reason)
 #      both again on copies whose parameter defaults select the other modes
-#      (buffered + SSE-KMS, existing bucket)
+#      (buffered + SSE-KMS, existing bucket, the upload page with Cognito and
+#      with another OIDC provider)
 #   3. sam validate --lint                     (skipped, loudly, if aws-sam-cli
 #                                               cannot be installed; INFRA_SAM=0
 #                                               skips it on purpose)
-#   4. cargo lambda build --release --arm64 -p ccp-disconnect-lambda --bin bootstrap
-#                                              (prints the artifact's size;
+#   4. cargo lambda build --release --arm64 -p ccp-disconnect-lambda
+#                                              (both binaries: bootstrap, presign;
+#                                               prints each artifact's size;
 #                                               INFRA_BUILD=0 skips it)
 #
 # Tools come from PyPI at pinned versions, each in its own virtualenv under
@@ -111,6 +113,19 @@ variants = {
     "existing-bucket": {"ExistingBucketName": "example-existing-bucket",
                         "AlarmTopicArn": "arn:aws:sns:us-east-1:111122223333:alarms",
                         "MaxObjectBytes": 104857600, "ReservedConcurrency": -1},
+    # The upload page with each identity provider (docs/upload.md).
+    "upload-cognito-kms": {"UploadPage": "true", "IdentityProvider": "cognito",
+                           "KmsKeyArn": key, "MaxObjectBytes": 104857600},
+    "upload-oidc-existing-bucket": {
+        "UploadPage": "true", "IdentityProvider": "oidc",
+        "ExistingBucketName": "example-existing-bucket",
+        "OidcIssuer": "https://idp.example.com/oauth2/default",
+        "OidcAudience": "0oa1example2client3id",
+        "OidcAuthorizeUrl": "https://idp.example.com/oauth2/default/v1/authorize",
+        "OidcTokenUrl": "https://idp.example.com/oauth2/default/v1/token",
+        "OidcLogoutUrl": "https://idp.example.com/oauth2/default/v1/logout",
+        "CollectorOrigins": "https://ccp.example.com",
+        "ReservedConcurrency": -1},
 }
 for name, defaults in variants.items():
     template = cfn_yaml.load(src)
@@ -131,24 +146,30 @@ if [ "${INFRA_SAM:-1}" = 1 ]; then
   if install sam "aws-sam-cli==$SAM_CLI_VERSION"; then
     "$TOOLS/sam/bin/sam" --version
     "$TOOLS/sam/bin/sam" validate --lint -t "$TEMPLATE"
+    for variant in "$VARIANTS"/*.json; do
+      "$TOOLS/sam/bin/sam" validate --lint -t "$variant"
+    done
   else
     echo "SKIPPED: aws-sam-cli $SAM_CLI_VERSION could not be installed" >&2
   fi
 fi
 
 if [ "${INFRA_BUILD:-1}" = 1 ]; then
-  step "cargo lambda build --release --arm64 -p ccp-disconnect-lambda --bin bootstrap"
+  step "cargo lambda build --release --arm64 -p ccp-disconnect-lambda (bootstrap, presign)"
   install lambda "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION"
   export PATH="$TOOLS/lambda/bin:$PATH"
   if command -v rustup >/dev/null 2>&1; then
     rustup target add aarch64-unknown-linux-gnu >/dev/null
   fi
   cargo lambda --version
-  cargo lambda build --release --arm64 -p ccp-disconnect-lambda --bin bootstrap
-  ARTIFACT=target/lambda/bootstrap/bootstrap
-  if command -v file >/dev/null 2>&1; then file "$ARTIFACT"; fi
-  BYTES=$(stat -c %s "$ARTIFACT")
-  echo "artifact: $ARTIFACT $BYTES bytes ($((BYTES / 1024)) KiB)"
+  # Both binaries in one build: they share every dependency, and SAM
+  # deploys each from target/lambda/<binary>/bootstrap.
+  cargo lambda build --release --arm64 -p ccp-disconnect-lambda
+  for ARTIFACT in target/lambda/bootstrap/bootstrap target/lambda/presign/bootstrap; do
+    if command -v file >/dev/null 2>&1; then file "$ARTIFACT"; fi
+    BYTES=$(stat -c %s "$ARTIFACT")
+    echo "artifact: $ARTIFACT $BYTES bytes ($((BYTES / 1024)) KiB)"
+  done
 fi
 
 step "infra checks passed"

@@ -1,10 +1,10 @@
 //! The built `bootstrap` binary, served by a Lambda Runtime API emulator,
 //! reading and writing a real S3-compatible server (moto).
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::lambda_support::fault_proxy::{Fault, FaultProxy};
+use crate::lambda_support::function::Function;
 use crate::lambda_support::*;
 use serde_json::{Value, json};
 
@@ -15,56 +15,17 @@ const LOGGED_NEVER_SECRET: &str = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
 /// Also the default `Service` dimension of the metrics.
 const FUNCTION_NAME: &str = "stack-classifier";
 
-struct Function {
-    child: Child,
-}
-
-impl Function {
-    fn start(api: &RuntimeApi, s3_endpoint: &str, extra_env: &[(&str, &str)]) -> Function {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", api.address())
-            .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", LOGGED_NEVER_SECRET)
-            .env("AWS_ENDPOINT_URL_S3", s3_endpoint)
-            .env("S3_FORCE_PATH_STYLE", "true")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        Function {
-            child: cmd.spawn().expect("start bootstrap"),
-        }
-    }
-
-    /// Stops the function and returns what it wrote to stdout and stderr.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let mut out = String::new();
-        if let Some(mut s) = self.child.stdout.take() {
-            let _ = s.read_to_string(&mut out);
-        }
-        if let Some(mut s) = self.child.stderr.take() {
-            let _ = s.read_to_string(&mut out);
-        }
-        out
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The built `bootstrap` against `s3_endpoint`, with a secret that must
+/// never be logged.
+fn start_bootstrap(api: &RuntimeApi, s3_endpoint: &str, extra_env: &[(&str, &str)]) -> Function {
+    let mut env = vec![
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", LOGGED_NEVER_SECRET),
+        ("AWS_ENDPOINT_URL_S3", s3_endpoint),
+        ("S3_FORCE_PATH_STYLE", "true"),
+    ];
+    env.extend_from_slice(extra_env);
+    Function::start(env!("CARGO_BIN_EXE_bootstrap"), api, FUNCTION_NAME, &env)
 }
 
 #[tokio::test]
@@ -82,7 +43,7 @@ async fn binary_serves_s3_and_sqs_invocations() {
     .await;
 
     let api = RuntimeApi::start();
-    let function = Function::start(&api, &moto.endpoint, &[]);
+    let function = start_bootstrap(&api, &moto.endpoint, &[]);
 
     // 1. S3 notification.
     api.invoke("req-s3", s3_put_event(BUCKET, "uploads%2Fagent-log.txt"));
@@ -205,7 +166,7 @@ async fn binary_gives_up_before_the_deadline_and_keeps_serving() {
     proxy.set_delay(Duration::from_secs(10));
 
     let api = RuntimeApi::start();
-    let function = Function::start(&api, &proxy.endpoint, &[("DEADLINE_MARGIN_MS", "1000")]);
+    let function = start_bootstrap(&api, &proxy.endpoint, &[("DEADLINE_MARGIN_MS", "1000")]);
     let time_limit = Duration::from_secs(3);
 
     api.invoke_with_deadline(

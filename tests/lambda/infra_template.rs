@@ -183,7 +183,7 @@ fn overlaps(a: &str, b: &str) -> bool {
 #[test]
 fn function_runtime_architecture_and_handler() {
     let t = template();
-    let functions: Vec<_> = resources(&t)
+    let mut functions: Vec<_> = resources(&t)
         .iter()
         .filter(|(_, r)| {
             matches!(
@@ -191,25 +191,39 @@ fn function_runtime_architecture_and_handler() {
                 Some("AWS::Serverless::Function" | "AWS::Lambda::Function")
             )
         })
+        .map(|(name, _)| name.as_str())
         .collect();
-    assert_eq!(functions.len(), 1, "exactly one function");
-    let (name, f) = functions[0];
-    assert_eq!(name, "ClassifierFunction");
-    assert_eq!(f["Type"], "AWS::Serverless::Function");
-    let p = &f["Properties"];
-    assert_eq!(p["Runtime"], "provided.al2023");
-    assert_eq!(p["Architectures"], json!(["arm64"]));
-    assert_eq!(p["Handler"], "bootstrap");
-    assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
-    assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], "bootstrap");
-    // The explicit role is the only source of permissions: no SAM policy
-    // templates, which can grant more than this project needs.
-    assert!(
-        p.get("Policies").is_none(),
-        "use the explicit FunctionRole, not SAM Policies"
+    functions.sort();
+    // The classifier, and the upload page's presign function (UploadPage=true).
+    assert_eq!(functions, ["ClassifierFunction", "PresignFunction"]);
+    for (name, binary, role) in [
+        ("ClassifierFunction", "bootstrap", "FunctionRole"),
+        ("PresignFunction", "presign", "PresignRole"),
+    ] {
+        let f = resource(&t, name);
+        assert_eq!(f["Type"], "AWS::Serverless::Function", "{name}");
+        let p = &f["Properties"];
+        assert_eq!(p["Runtime"], "provided.al2023", "{name}");
+        assert_eq!(p["Architectures"], json!(["arm64"]), "{name}");
+        // cargo-lambda ships every binary as `bootstrap`.
+        assert_eq!(p["Handler"], "bootstrap", "{name}");
+        // Both binaries come from the one Lambda crate; BuildProperties.Binary
+        // picks which (SAM's rust-cargolambda build method).
+        assert_eq!(p["CodeUri"], "../crates/lambda", "{name}");
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], binary, "{name}");
+        // The explicit role is the only source of permissions: no SAM policy
+        // templates, which can grant more than this project needs.
+        assert!(
+            p.get("Policies").is_none(),
+            "{name}: use the explicit role, not SAM Policies"
+        );
+        assert_eq!(p["Role"], json!({ "Fn::GetAtt": [role, "Arn"] }), "{name}");
+    }
+    assert_eq!(
+        resource(&t, "ClassifierFunction")["Properties"]["RecursiveLoop"],
+        "Terminate"
     );
-    assert_eq!(p["Role"], json!({ "Fn::GetAtt": ["FunctionRole", "Arn"] }));
-    assert_eq!(p["RecursiveLoop"], "Terminate");
 }
 
 // ------------------------------------------------------------------ trigger
@@ -427,6 +441,10 @@ fn s3_grants_are_scoped_to_their_prefixes() {
                     ("FunctionRole", "s3:GetObject") => &["${UploadsPrefix}*", "${ResultsPrefix}*"],
                     ("FunctionRole", "s3:GetObjectVersion") => &["${UploadsPrefix}*"],
                     ("FunctionRole", "s3:PutObject") => &["${ResultsPrefix}*"],
+                    // Presigned POSTs for new logs; presigned GETs (and the
+                    // HeadObject before them) for results of uploaded logs.
+                    ("PresignRole", "s3:PutObject") => &["${UploadsPrefix}*"],
+                    ("PresignRole", "s3:GetObject") => &["${ResultsPrefix}${UploadsPrefix}*"],
                     (
                         "BatchOperationsRole",
                         "s3:GetObject" | "s3:GetObjectVersion" | "s3:PutObject",
@@ -743,6 +761,7 @@ fn resolve_sub(t: &Value, text: &str) -> String {
             "AWS::StackName" => "stack".to_owned(),
             "AWS::AccountId" => "123456789012".to_owned(),
             "AWS::Partition" => "aws".to_owned(),
+            "AWS::URLSuffix" => "amazonaws.com".to_owned(),
             _ if t["Parameters"].get(name).is_some() => param_default(t, name),
             _ => {
                 let resource = name.split('.').next().unwrap();
@@ -1144,4 +1163,852 @@ fn alarms_on_the_functions_metrics() {
         );
         param_default(&t, param);
     }
+}
+
+// ------------------------------------------------------------------ upload page
+
+/// One deployment's parameter choices: the defaults, with some overridden.
+struct Scenario<'a> {
+    t: &'a Value,
+    overrides: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Scenario<'a> {
+    fn new(t: &'a Value, overrides: &[(&'a str, &'a str)]) -> Self {
+        for (name, _) in overrides {
+            assert!(t["Parameters"].get(*name).is_some(), "no parameter {name}");
+        }
+        Scenario {
+            t,
+            overrides: overrides.to_vec(),
+        }
+    }
+
+    fn param(&self, name: &str) -> String {
+        match self.overrides.iter().find(|(n, _)| *n == name) {
+            Some((_, v)) => v.to_string(),
+            None => param_default(self.t, name),
+        }
+    }
+
+    /// The value of a named condition, as CloudFormation evaluates it.
+    fn condition(&self, name: &str) -> bool {
+        let c = self.t["Conditions"]
+            .get(name)
+            .unwrap_or_else(|| panic!("no condition {name}"));
+        self.truth(c)
+    }
+
+    fn truth(&self, v: &Value) -> bool {
+        let obj = v.as_object().expect("a condition function");
+        let (f, args) = obj.iter().next().expect("one key");
+        match f.as_str() {
+            "Condition" => self.condition(args.as_str().expect("condition name")),
+            "Fn::Equals" => {
+                let a = args.as_array().expect("two operands");
+                self.string(&a[0]) == self.string(&a[1])
+            }
+            "Fn::Not" => !self.truth(&args[0]),
+            "Fn::And" => args.as_array().unwrap().iter().all(|c| self.truth(c)),
+            "Fn::Or" => args.as_array().unwrap().iter().any(|c| self.truth(c)),
+            other => panic!("condition function {other}"),
+        }
+    }
+
+    /// Whether a resource (or output) is created in this scenario.
+    fn exists(&self, r: &Value) -> bool {
+        r.get("Condition")
+            .and_then(Value::as_str)
+            .is_none_or(|c| self.condition(c))
+    }
+
+    /// A value with every intrinsic function resolved: parameters to their
+    /// values, pseudo parameters to fixed stand-ins, `Ref X` / `GetAtt X.A`
+    /// of a resource to `res:X` / `res:X.A`; `None` for `AWS::NoValue`.
+    fn eval(&self, v: &Value) -> Option<Value> {
+        match v {
+            Value::Array(items) => Some(Value::Array(
+                items.iter().filter_map(|x| self.eval(x)).collect(),
+            )),
+            Value::Object(obj) if obj.len() == 1 => {
+                let (f, args) = obj.iter().next().unwrap();
+                match f.as_str() {
+                    "Ref" if args == "AWS::NoValue" => None,
+                    "Ref" => Some(Value::String(self.name(args.as_str().unwrap()))),
+                    "Fn::GetAtt" => {
+                        let a = args.as_array().expect("[resource, attribute]");
+                        let res = a[0].as_str().unwrap();
+                        assert!(resources(self.t).contains_key(res), "GetAtt {res}");
+                        Some(json!(format!("res:{res}.{}", a[1].as_str().unwrap())))
+                    }
+                    "Fn::If" => {
+                        let a = args.as_array().expect("[condition, then, else]");
+                        let pick = if self.condition(a[0].as_str().unwrap()) {
+                            &a[1]
+                        } else {
+                            &a[2]
+                        };
+                        self.eval(pick)
+                    }
+                    "Fn::Sub" => Some(Value::String(self.sub(args))),
+                    "Fn::Split" => {
+                        let a = args.as_array().expect("[separator, text]");
+                        let sep = a[0].as_str().unwrap();
+                        let text = self.string(&a[1]);
+                        Some(text.split(sep).map(|x| json!(x)).collect())
+                    }
+                    "Fn::Join" => {
+                        let a = args.as_array().expect("[separator, list]");
+                        let items = self.eval(&a[1]).expect("a list");
+                        let items: Vec<&str> = items
+                            .as_array()
+                            .expect("a list")
+                            .iter()
+                            .map(|x| x.as_str().expect("strings"))
+                            .collect();
+                        Some(json!(items.join(a[0].as_str().unwrap())))
+                    }
+                    f if f.starts_with("Fn::") => panic!("unsupported {f}"),
+                    _ => Some(self.eval_object(obj)),
+                }
+            }
+            Value::Object(obj) => Some(self.eval_object(obj)),
+            other => Some(other.clone()),
+        }
+    }
+
+    fn eval_object(&self, obj: &Map<String, Value>) -> Value {
+        Value::Object(
+            obj.iter()
+                .filter_map(|(k, v)| Some((k.clone(), self.eval(v)?)))
+                .collect(),
+        )
+    }
+
+    fn string(&self, v: &Value) -> String {
+        match self.eval(v) {
+            Some(Value::String(s)) => s,
+            Some(Value::Number(n)) => n.to_string(),
+            other => panic!("{v} is not a string: {other:?}"),
+        }
+    }
+
+    fn name(&self, name: &str) -> String {
+        match name {
+            "AWS::Region" => "us-east-1".to_owned(),
+            "AWS::StackName" => "stack".to_owned(),
+            "AWS::AccountId" => "123456789012".to_owned(),
+            "AWS::Partition" => "aws".to_owned(),
+            "AWS::URLSuffix" => "amazonaws.com".to_owned(),
+            _ if self.t["Parameters"].get(name).is_some() => self.param(name),
+            _ => {
+                let res = name.split('.').next().unwrap();
+                assert!(resources(self.t).contains_key(res), "{name} names nothing");
+                format!("res:{name}")
+            }
+        }
+    }
+
+    fn sub(&self, args: &Value) -> String {
+        let (text, vars) = match args {
+            Value::String(s) => (s.as_str(), None),
+            Value::Array(a) => (a[0].as_str().unwrap(), a[1].as_object()),
+            other => panic!("Fn::Sub {other}"),
+        };
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("unclosed ${") + start;
+            let name = &rest[start + 2..end];
+            match vars.and_then(|m| m.get(name)) {
+                Some(v) => out.push_str(&self.string(v)),
+                None => out.push_str(&self.name(name)),
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The resource's properties as deployed in this scenario.
+    fn properties(&self, name: &str) -> Value {
+        let r = resource(self.t, name);
+        assert!(self.exists(r), "{name} is not created in this scenario");
+        self.eval(&r["Properties"]).unwrap_or(Value::Null)
+    }
+
+    /// A resource's properties with the names of the resources they refer to
+    /// (`res:X` anywhere in a string).
+    fn referenced(&self, v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => {
+                for (i, _) in s.match_indices("res:") {
+                    let name: String = s[i + 4..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric())
+                        .collect();
+                    out.push(name);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| self.referenced(x, out)),
+            Value::Object(o) => o.values().for_each(|x| self.referenced(x, out)),
+            _ => {}
+        }
+    }
+}
+
+const OIDC: &[(&str, &str)] = &[
+    ("UploadPage", "true"),
+    ("IdentityProvider", "oidc"),
+    ("OidcIssuer", "https://idp.example.com/oauth2/default"),
+    ("OidcAudience", "0oa-upload-page"),
+    (
+        "OidcAuthorizeUrl",
+        "https://idp.example.com/oauth2/default/v1/authorize",
+    ),
+    (
+        "OidcTokenUrl",
+        "https://idp.example.com/oauth2/default/v1/token",
+    ),
+    (
+        "OidcLogoutUrl",
+        "https://idp.example.com/oauth2/default/v1/logout",
+    ),
+];
+const COGNITO: &[(&str, &str)] = &[("UploadPage", "true"), ("IdentityProvider", "cognito")];
+
+/// What the page's origin is in a scenario: the API's default endpoint.
+const API_ORIGIN: &str = "https://res:UploadApi.execute-api.us-east-1.amazonaws.com";
+
+#[test]
+fn upload_page_is_off_by_default_and_wholly_conditional() {
+    let t = template();
+    assert_eq!(param_default(&t, "UploadPage"), "false");
+    assert_eq!(
+        strings(&t["Parameters"]["UploadPage"]["AllowedValues"]),
+        ["true", "false"]
+    );
+    assert_eq!(param_default(&t, "IdentityProvider"), "cognito");
+    assert_eq!(
+        strings(&t["Parameters"]["IdentityProvider"]["AllowedValues"]),
+        ["cognito", "oidc"]
+    );
+    let upload_only = |name: &str| name.starts_with("Upload") || name.starts_with("Presign");
+    let off = Scenario::new(&t, &[]);
+    let cognito = Scenario::new(&t, COGNITO);
+    let oidc = Scenario::new(&t, OIDC);
+    let oidc_existing = Scenario::new(
+        &t,
+        &[OIDC, &[("ExistingBucketName", "example-existing-bucket")]].concat(),
+    );
+    for (name, r) in resources(&t) {
+        if upload_only(name) {
+            // Nothing of the page exists unless asked for: stacks updated to
+            // this template are unchanged.
+            assert!(!off.exists(r), "{name} exists with UploadPage=false");
+            assert!(cognito.exists(r), "{name} is missing with Cognito");
+            // The user pool, its domain and client exist for Cognito only.
+            let is_cognito = name.starts_with("UploadUserPool");
+            assert_eq!(oidc.exists(r), !is_cognito, "{name} with OIDC");
+        }
+    }
+    // Every reference of a created resource or output names a created
+    // resource, in every scenario.
+    for sc in [&off, &cognito, &oidc, &oidc_existing] {
+        for section in ["Resources", "Outputs"] {
+            for (name, r) in t[section].as_object().unwrap() {
+                if !sc.exists(r) {
+                    continue;
+                }
+                let body = if section == "Resources" {
+                    json!([sc.eval(&r["Properties"]), sc.eval(&r["Metadata"])])
+                } else {
+                    sc.eval(&r["Value"]).unwrap()
+                };
+                let mut names = Vec::new();
+                sc.referenced(&body, &mut names);
+                for n in names {
+                    assert!(
+                        sc.exists(resource(&t, &n)),
+                        "{name} refers to {n}, which is not created ({:?})",
+                        sc.overrides
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn upload_routes_and_which_need_a_token() {
+    let t = template();
+    let sc = Scenario::new(&t, COGNITO);
+    let mut routes: Vec<(String, String)> = Vec::new();
+    for (name, r) in resources(&t) {
+        if r["Type"] != "AWS::ApiGatewayV2::Route" {
+            continue;
+        }
+        let p = sc.properties(name);
+        assert_eq!(p["ApiId"], "res:UploadApi", "{name}");
+        assert_eq!(
+            p["Target"], "integrations/res:UploadApiIntegration",
+            "{name}"
+        );
+        let key = p["RouteKey"].as_str().unwrap().to_owned();
+        let auth = p["AuthorizationType"].as_str().unwrap().to_owned();
+        match auth.as_str() {
+            "JWT" => assert_eq!(p["AuthorizerId"], "res:UploadApiAuthorizer", "{key}"),
+            "NONE" => assert!(p.get("AuthorizerId").is_none(), "{key}"),
+            other => panic!("{key}: authorization {other}"),
+        }
+        // Anything under /api/ is for signed-in callers only.
+        let path = key.split_once(' ').unwrap().1;
+        assert_eq!(path.starts_with("/api/"), auth == "JWT", "{key}");
+        routes.push((key, auth));
+    }
+    routes.sort();
+    let expected = [
+        ("GET /", "NONE"),
+        ("GET /api/results", "JWT"),
+        ("GET /collector.js", "NONE"),
+        ("GET /config.json", "NONE"),
+        ("GET /upload.css", "NONE"),
+        ("GET /upload.js", "NONE"),
+        ("POST /api/uploads", "JWT"),
+    ];
+    assert_eq!(
+        routes,
+        expected.map(|(k, a)| (k.to_owned(), a.to_owned())),
+        "the contract's routes, no catch-all"
+    );
+
+    let integration = sc.properties("UploadApiIntegration");
+    assert_eq!(integration["IntegrationType"], "AWS_PROXY");
+    assert_eq!(integration["PayloadFormatVersion"], "2.0");
+    assert_eq!(integration["IntegrationUri"], "res:PresignFunction.Arn");
+    assert_eq!(sc.properties("UploadApi")["ProtocolType"], "HTTP");
+
+    // API Gateway may invoke the function for this API only.
+    let permission = sc.properties("UploadApiInvokePermission");
+    assert_eq!(permission["Principal"], "apigateway.amazonaws.com");
+    assert_eq!(permission["FunctionName"], "res:PresignFunction.Arn");
+    assert_eq!(
+        permission["SourceArn"],
+        "arn:aws:execute-api:us-east-1:123456789012:res:UploadApi/*"
+    );
+}
+
+#[test]
+fn upload_api_is_throttled_and_logged() {
+    let t = template();
+    let sc = Scenario::new(&t, COGNITO);
+    let stage = sc.properties("UploadApiStage");
+    assert_eq!(stage["StageName"], "$default");
+    assert_eq!(stage["AutoDeploy"], true);
+    let raw = &resource(&t, "UploadApiStage")["Properties"]["DefaultRouteSettings"];
+    assert_eq!(raw["ThrottlingRateLimit"], r#ref("UploadApiRateLimit"));
+    assert_eq!(raw["ThrottlingBurstLimit"], r#ref("UploadApiBurstLimit"));
+    let rate: f64 = param_default(&t, "UploadApiRateLimit").parse().unwrap();
+    let burst: f64 = param_default(&t, "UploadApiBurstLimit").parse().unwrap();
+    assert!(rate >= 1.0 && burst >= rate, "rate {rate}, burst {burst}");
+    for param in ["UploadApiRateLimit", "UploadApiBurstLimit"] {
+        let p = &t["Parameters"][param];
+        assert!(
+            p["MinValue"].as_u64().unwrap() >= 1,
+            "{param} can never be 0"
+        );
+        assert!(
+            p["Description"].as_str().is_some_and(|d| d.len() > 60),
+            "{param} explains its default"
+        );
+    }
+
+    let logs = &stage["AccessLogSettings"];
+    assert_eq!(logs["DestinationArn"], "res:UploadApiLogGroup.Arn");
+    let format: Value =
+        serde_json::from_str(logs["Format"].as_str().unwrap()).expect("the access log is JSON");
+    for field in ["requestId", "routeKey", "status", "sub"] {
+        assert!(format.get(field).is_some(), "access log without {field}");
+    }
+    let lg = &resource(&t, "UploadApiLogGroup")["Properties"];
+    assert_eq!(lg["RetentionInDays"], r#ref("LogRetentionDays"));
+}
+
+#[test]
+fn jwt_authorizer_and_page_config_follow_the_identity_provider() {
+    let t = template();
+    for (choice, overrides) in [("cognito", COGNITO), ("oidc", OIDC)] {
+        let sc = Scenario::new(&t, overrides);
+        let auth = sc.properties("UploadApiAuthorizer");
+        assert_eq!(auth["AuthorizerType"], "JWT");
+        assert_eq!(auth["ApiId"], "res:UploadApi");
+        assert_eq!(
+            auth["IdentitySource"],
+            json!(["$request.header.Authorization"])
+        );
+        let jwt = &auth["JwtConfiguration"];
+        let env = sc.properties("PresignFunction")["Environment"]["Variables"].clone();
+        // The page signs in with OIDC_CLIENT_ID and sends the ID token, whose
+        // aud is that client id: the authorizer must accept exactly it.
+        assert_eq!(jwt["Audience"], json!([env["OIDC_CLIENT_ID"]]), "{choice}");
+        assert!(
+            env["OIDC_SCOPES"]
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .any(|s| s == "openid"),
+            "{choice}"
+        );
+        let text = |name: &str| env[name].as_str().map(str::to_owned);
+        match choice {
+            "cognito" => {
+                let pool = sc.properties("UploadUserPoolDomain");
+                let domain = pool["Domain"].as_str().unwrap();
+                assert_eq!(domain, "stack-123456789012", "the default domain prefix");
+                assert_eq!(pool["UserPoolId"], "res:UploadUserPool");
+                assert_eq!(
+                    jwt["Issuer"],
+                    "https://cognito-idp.us-east-1.amazonaws.com/res:UploadUserPool"
+                );
+                assert_eq!(jwt["Audience"], json!(["res:UploadUserPoolClient"]));
+                let hosted = format!("https://{domain}.auth.us-east-1.amazoncognito.com");
+                assert_eq!(
+                    text("OIDC_AUTHORIZE_URL"),
+                    Some(format!("{hosted}/oauth2/authorize"))
+                );
+                assert_eq!(
+                    text("OIDC_TOKEN_URL"),
+                    Some(format!("{hosted}/oauth2/token"))
+                );
+                assert_eq!(text("OIDC_LOGOUT_URL"), Some(format!("{hosted}/logout")));
+                // The page asks for the scopes the client allows.
+                let client = sc.properties("UploadUserPoolClient");
+                let mut allowed = strings(&client["AllowedOAuthScopes"]);
+                let mut asked: Vec<String> = env["OIDC_SCOPES"]
+                    .as_str()
+                    .unwrap()
+                    .split(' ')
+                    .map(String::from)
+                    .collect();
+                allowed.sort();
+                asked.sort();
+                assert_eq!(asked, allowed);
+                let outputs = &t["Outputs"];
+                assert_eq!(sc.string(&outputs["UploadSignInDomain"]["Value"]), hosted);
+                assert_eq!(
+                    sc.string(&outputs["UploadUserPoolId"]["Value"]),
+                    "res:UploadUserPool"
+                );
+                assert_eq!(
+                    sc.string(&outputs["UploadUserPoolClientId"]["Value"]),
+                    "res:UploadUserPoolClient"
+                );
+                // A prefix chosen by the operator is used everywhere.
+                let named = Scenario::new(
+                    &t,
+                    &[COGNITO, &[("CognitoDomainPrefix", "agents-upload")]].concat(),
+                );
+                let env = named.properties("PresignFunction")["Environment"]["Variables"].clone();
+                assert_eq!(
+                    named.properties("UploadUserPoolDomain")["Domain"],
+                    "agents-upload"
+                );
+                assert_eq!(
+                    env["OIDC_TOKEN_URL"],
+                    "https://agents-upload.auth.us-east-1.amazoncognito.com/oauth2/token"
+                );
+            }
+            _ => {
+                let p = |n: &str| OIDC.iter().find(|(k, _)| *k == n).unwrap().1.to_owned();
+                assert_eq!(jwt["Issuer"], p("OidcIssuer"));
+                assert_eq!(jwt["Audience"], json!([p("OidcAudience")]));
+                assert_eq!(text("OIDC_AUTHORIZE_URL"), Some(p("OidcAuthorizeUrl")));
+                assert_eq!(text("OIDC_TOKEN_URL"), Some(p("OidcTokenUrl")));
+                assert_eq!(text("OIDC_LOGOUT_URL"), Some(p("OidcLogoutUrl")));
+                assert_eq!(text("OIDC_SCOPES"), Some(param_default(&t, "OidcScopes")));
+                // No logout URL: the variable is left unset (the page shows
+                // no sign-out link), not set to "".
+                let without = Scenario::new(
+                    &t,
+                    &OIDC
+                        .iter()
+                        .copied()
+                        .filter(|(k, _)| *k != "OidcLogoutUrl")
+                        .collect::<Vec<_>>(),
+                );
+                let env = without.properties("PresignFunction")["Environment"]["Variables"].clone();
+                assert!(env.get("OIDC_LOGOUT_URL").is_none(), "{env}");
+                for n in [
+                    "UploadSignInDomain",
+                    "UploadUserPoolId",
+                    "UploadUserPoolClientId",
+                ] {
+                    assert!(!sc.exists(&t["Outputs"][n]), "{n} without Cognito");
+                }
+            }
+        }
+    }
+    // With oidc, the four settings it cannot work without are required.
+    let rule = &t["Rules"]["UploadPageWithOidcNeedsItsSettings"];
+    assert_eq!(
+        rule["RuleCondition"],
+        json!({ "Fn::And": [
+            { "Fn::Equals": [r#ref("UploadPage"), "true"] },
+            { "Fn::Equals": [r#ref("IdentityProvider"), "oidc"] },
+        ] })
+    );
+    let asserted: Vec<&Value> = as_list(&rule["Assertions"])
+        .iter()
+        .map(|a| &a["Assert"])
+        .collect();
+    for param in [
+        "OidcIssuer",
+        "OidcAudience",
+        "OidcAuthorizeUrl",
+        "OidcTokenUrl",
+    ] {
+        assert!(
+            asserted.contains(&&json!({ "Fn::Not": [{ "Fn::Equals": [r#ref(param), ""] }] })),
+            "{param} is not required"
+        );
+    }
+}
+
+#[test]
+fn presign_function_gets_every_variable_of_the_contract() {
+    let t = template();
+    let sc = Scenario::new(&t, COGNITO);
+    let f = sc.properties("PresignFunction");
+    let env = f["Environment"]["Variables"].as_object().unwrap().clone();
+    let mut names: Vec<&str> = env.keys().map(String::as_str).collect();
+    names.sort();
+    // MAX_OBJECT_BYTES is unset by default, like the classifier's (the
+    // built-in limit); the contract's optional S3_PUBLIC_ENDPOINT is for
+    // tests against a local S3 only.
+    assert_eq!(
+        names,
+        [
+            "BUCKET_NAME",
+            "LOG_FORMAT",
+            "OIDC_AUTHORIZE_URL",
+            "OIDC_CLIENT_ID",
+            "OIDC_LOGOUT_URL",
+            "OIDC_SCOPES",
+            "OIDC_TOKEN_URL",
+            "RESULTS_BUCKET",
+            "RESULTS_PREFIX",
+            "RESULT_URL_EXPIRY_SECONDS",
+            "RUST_LOG",
+            "UPLOADS_PREFIX",
+            "UPLOAD_URL_EXPIRY_SECONDS",
+        ]
+    );
+    // Same bucket, prefixes and size limit as the classifier: the keys
+    // signed are the ones it is triggered on, results are read where it
+    // writes them, and nothing is accepted that it would refuse unread.
+    let raw = &resource(&t, "PresignFunction")["Properties"]["Environment"]["Variables"];
+    let classifier = &resource(&t, "ClassifierFunction")["Properties"]["Environment"]["Variables"];
+    assert_eq!(raw["UPLOADS_PREFIX"], r#ref("UploadsPrefix"));
+    assert_eq!(raw["RESULTS_PREFIX"], classifier["RESULTS_PREFIX"]);
+    assert_eq!(raw["RESULTS_BUCKET"], classifier["RESULTS_BUCKET"]);
+    assert_eq!(raw["BUCKET_NAME"], classifier["RESULTS_BUCKET"]);
+    assert_eq!(raw["MAX_OBJECT_BYTES"], classifier["MAX_OBJECT_BYTES"]);
+    let limited = Scenario::new(&t, &[COGNITO, &[("MaxObjectBytes", "1048576")]].concat());
+    assert_eq!(
+        limited.properties("PresignFunction")["Environment"]["Variables"]["MAX_OBJECT_BYTES"],
+        "1048576"
+    );
+    assert_eq!(env["BUCKET_NAME"], "stack-logs-123456789012");
+    let existing = Scenario::new(
+        &t,
+        &[COGNITO, &[("ExistingBucketName", "their-bucket")]].concat(),
+    );
+    let env2 = existing.properties("PresignFunction")["Environment"]["Variables"].clone();
+    assert_eq!(env2["BUCKET_NAME"], "their-bucket");
+    assert_eq!(env2["RESULTS_BUCKET"], "their-bucket");
+
+    // Expiry: the contract's defaults and range.
+    for (var, param) in [
+        ("UPLOAD_URL_EXPIRY_SECONDS", "UploadUrlExpirySeconds"),
+        ("RESULT_URL_EXPIRY_SECONDS", "ResultUrlExpirySeconds"),
+    ] {
+        assert_eq!(raw[var], r#ref(param));
+        assert_eq!(param_default(&t, param), "300");
+        let p = &t["Parameters"][param];
+        assert_eq!(
+            (p["MinValue"].as_u64(), p["MaxValue"].as_u64()),
+            (Some(1), Some(3600))
+        );
+    }
+    assert_eq!(env["LOG_FORMAT"], "json");
+
+    // Its own log group with retention, a small reserved concurrency.
+    let raw_f = &resource(&t, "PresignFunction")["Properties"];
+    assert_eq!(raw_f["LoggingConfig"]["LogGroup"], r#ref("PresignLogGroup"));
+    assert_eq!(raw_f["LoggingConfig"]["LogFormat"], "JSON");
+    let lg = &resource(&t, "PresignLogGroup")["Properties"];
+    assert_eq!(lg["RetentionInDays"], r#ref("LogRetentionDays"));
+    assert_eq!(
+        sub_template(&lg["LogGroupName"]),
+        Some(
+            format!(
+                "/aws/lambda/{}",
+                sub_template(&raw_f["FunctionName"]).unwrap()
+            )
+            .as_str()
+        )
+    );
+    let reserved = f["ReservedConcurrentExecutions"]
+        .as_u64()
+        .expect("reserved");
+    assert!((1..=10).contains(&reserved), "{reserved}");
+    let unreserved = Scenario::new(&t, &[COGNITO, &[("ReservedConcurrency", "-1")]].concat());
+    assert!(
+        unreserved
+            .properties("PresignFunction")
+            .get("ReservedConcurrentExecutions")
+            .is_none()
+    );
+}
+
+#[test]
+fn presign_role_signs_for_uploads_and_reads_upload_results_only() {
+    let t = template();
+    let role: Vec<Statement> = statements(&t)
+        .into_iter()
+        .filter(|s| s.owner == "PresignRole" && s.body.get("Principal").is_none())
+        .collect();
+    let mut granted = Vec::new();
+    for s in &role {
+        assert_eq!(s.body["Effect"], "Allow");
+        for a in actions(s.body) {
+            granted.push(a);
+        }
+    }
+    granted.sort();
+    assert_eq!(
+        granted,
+        [
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "s3:GetObject",
+            "s3:PutObject",
+        ],
+        "no s3:ListBucket, no deletes, nothing else"
+    );
+
+    // Resolved with the default prefixes, for the created and an existing
+    // bucket: the ARNs end exactly at the prefixes.
+    for (bucket, overrides) in [
+        ("stack-logs-123456789012", COGNITO.to_vec()),
+        (
+            "their-bucket",
+            [COGNITO, &[("ExistingBucketName", "their-bucket")]].concat(),
+        ),
+    ] {
+        let sc = Scenario::new(&t, &overrides);
+        let p = sc.properties("PresignRole");
+        let statements = p["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let arn = |action: &str| -> Vec<String> {
+            statements
+                .iter()
+                .filter(|s| strings(&s["Action"]).contains(&action.to_owned()))
+                .flat_map(|s| strings(&s["Resource"]))
+                .collect()
+        };
+        assert_eq!(
+            arn("s3:PutObject"),
+            [format!("arn:aws:s3:::{bucket}/uploads/*")]
+        );
+        assert_eq!(
+            arn("s3:GetObject"),
+            [format!("arn:aws:s3:::{bucket}/results/uploads/*")]
+        );
+        assert_eq!(arn("logs:PutLogEvents"), ["res:PresignLogGroup.Arn"]);
+        assert!(arn("kms:Decrypt").is_empty(), "no key, no KMS grant");
+    }
+    let kms = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000";
+    let sc = Scenario::new(&t, &[COGNITO, &[("KmsKeyArn", kms)]].concat());
+    let p = sc.properties("PresignRole");
+    let kms_grant: Vec<&Value> = p["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("kms:")))
+        .collect();
+    assert_eq!(kms_grant.len(), 1);
+    assert_eq!(kms_grant[0]["Resource"], kms);
+
+    // What the function signs a GET for is what the classifier writes for an
+    // uploaded key: the grant covers every result of every upload.
+    let config = ccp_disconnect_lambda::Config {
+        results_prefix: param_default(&t, "ResultsPrefix"),
+        ..Default::default()
+    };
+    let key = "uploads/agent~7Csub/20261201T010203.456Z-jdoe-agent-log.txt";
+    for result in [config.result_key(key), config.html_key(key)] {
+        assert!(result.starts_with("results/uploads/"), "{result}");
+    }
+}
+
+#[test]
+fn bucket_cors_admits_the_upload_page_origin_only() {
+    let t = template();
+    let raw = &resource(&t, "LogsBucket")["Properties"]["CorsConfiguration"];
+    assert_eq!(raw["Fn::If"][0], "UploadPageOn", "CORS only with the page");
+    assert!(
+        Scenario::new(&t, &[])
+            .properties("LogsBucket")
+            .get("CorsConfiguration")
+            .is_none(),
+        "no CORS rule by default"
+    );
+    let sc = Scenario::new(&t, COGNITO);
+    let cors = sc.properties("LogsBucket")["CorsConfiguration"].clone();
+    let rules = cors["CorsRules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    let rule = &rules[0];
+    // Exactly the page's origin: scheme and host, no path, no wildcard.
+    assert_eq!(rule["AllowedOrigins"], json!([API_ORIGIN]));
+    let page = sc.string(&t["Outputs"]["UploadPageUrl"]["Value"]);
+    assert_eq!(page, format!("{API_ORIGIN}/"));
+    let mut methods = strings(&rule["AllowedMethods"]);
+    methods.sort();
+    assert_eq!(methods, ["GET", "HEAD", "POST"], "no PUT, no DELETE");
+    for h in strings(&rule["AllowedHeaders"]) {
+        assert_eq!(h.to_ascii_lowercase(), "content-type");
+    }
+    assert!(rule.get("ExposedHeaders").is_none());
+    let max_age = rule["MaxAge"].as_u64().expect("MaxAge");
+    assert!((60..=7200).contains(&max_age), "{max_age}");
+
+    // An existing bucket: the same rule, as the JSON its owner applies with
+    // `aws s3api put-bucket-cors`.
+    let existing = Scenario::new(
+        &t,
+        &[COGNITO, &[("ExistingBucketName", "their-bucket")]].concat(),
+    );
+    let output = &t["Outputs"]["UploadBucketCors"];
+    assert!(existing.exists(output) && !sc.exists(output));
+    let applied: Value =
+        serde_json::from_str(&existing.string(&output["Value"])).expect("the output is JSON");
+    let r = &applied["CORSRules"][0];
+    assert_eq!(applied["CORSRules"].as_array().unwrap().len(), 1);
+    assert_eq!(r["AllowedOrigins"], rule["AllowedOrigins"]);
+    assert_eq!(r["AllowedMethods"], rule["AllowedMethods"]);
+    assert_eq!(r["AllowedHeaders"], rule["AllowedHeaders"]);
+    assert_eq!(r["MaxAgeSeconds"], rule["MaxAge"]);
+
+    // The API itself needs no CORS for its own page.
+    assert!(
+        sc.properties("UploadApi")
+            .get("CorsConfiguration")
+            .is_none()
+    );
+
+    // Custom CCPs running the collector: their origins, exactly, on the
+    // bucket and on the API, and in the existing bucket's rule.
+    let ccps = "https://ccp.example.com,https://ccp2.example.com:8443";
+    let with = Scenario::new(&t, &[COGNITO, &[("CollectorOrigins", ccps)]].concat());
+    let expected = json!([
+        API_ORIGIN,
+        "https://ccp.example.com",
+        "https://ccp2.example.com:8443"
+    ]);
+    let rule = with.properties("LogsBucket")["CorsConfiguration"]["CorsRules"][0].clone();
+    assert_eq!(rule["AllowedOrigins"], expected);
+    let api = with.properties("UploadApi")["CorsConfiguration"].clone();
+    assert_eq!(
+        api["AllowOrigins"],
+        json!(["https://ccp.example.com", "https://ccp2.example.com:8443"])
+    );
+    let mut methods = strings(&api["AllowMethods"]);
+    methods.sort();
+    assert_eq!(methods, ["GET", "POST"]);
+    let mut headers = strings(&api["AllowHeaders"]);
+    headers.sort();
+    assert_eq!(headers, ["authorization", "content-type"]);
+    assert!(
+        api.get("AllowCredentials").is_none(),
+        "tokens go in a header, not cookies"
+    );
+    let existing = Scenario::new(
+        &t,
+        &[
+            COGNITO,
+            &[
+                ("ExistingBucketName", "their-bucket"),
+                ("CollectorOrigins", ccps),
+            ],
+        ]
+        .concat(),
+    );
+    let applied: Value = serde_json::from_str(&existing.string(&output["Value"])).unwrap();
+    assert_eq!(applied["CORSRules"][0]["AllowedOrigins"], expected);
+    // Only origins, no wildcard, no path.
+    for bad in [
+        "*",
+        "https://*.example.com",
+        "http://ccp.example.com",
+        "https://ccp.example.com/",
+        "https://a.example.com,",
+    ] {
+        assert!(!allowed(&t, "CollectorOrigins", bad), "{bad}");
+    }
+    assert!(allowed(&t, "CollectorOrigins", ccps));
+}
+
+#[test]
+fn cognito_pool_and_app_client_for_a_browser_page() {
+    let t = template();
+    let sc = Scenario::new(&t, COGNITO);
+    let client = sc.properties("UploadUserPoolClient");
+    // A public client: the page runs in the browser and can keep no secret.
+    assert_eq!(client["GenerateSecret"], false);
+    assert_eq!(client["UserPoolId"], "res:UploadUserPool");
+    assert_eq!(client["AllowedOAuthFlowsUserPoolClient"], true);
+    assert_eq!(
+        client["AllowedOAuthFlows"],
+        json!(["code"]),
+        "code flow (with PKCE), no implicit"
+    );
+    assert_eq!(client["SupportedIdentityProviders"], json!(["COGNITO"]));
+    // Back to the page after sign-in and sign-out.
+    let page = sc.string(&t["Outputs"]["UploadPageUrl"]["Value"]);
+    assert_eq!(client["CallbackURLs"], json!([page]));
+    assert_eq!(client["LogoutURLs"], json!([page]));
+    for flow in strings(&client["ExplicitAuthFlows"]) {
+        assert!(
+            !flow.contains("PASSWORD"),
+            "{flow}: passwords go to the hosted pages only"
+        );
+    }
+
+    let pool = sc.properties("UploadUserPool");
+    assert_eq!(
+        pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
+        true
+    );
+    let pw = &pool["Policies"]["PasswordPolicy"];
+    assert!(pw["MinimumLength"].as_u64().unwrap() >= 12);
+    for flag in [
+        "RequireLowercase",
+        "RequireUppercase",
+        "RequireNumbers",
+        "RequireSymbols",
+    ] {
+        assert_eq!(pw[flag], true, "{flag}");
+    }
+    assert_eq!(pool["MfaConfiguration"], "OPTIONAL");
+    assert_eq!(pool["EnabledMfas"], json!(["SOFTWARE_TOKEN_MFA"]));
+
+    // The page's URL is an output whenever the page exists.
+    let oidc = Scenario::new(&t, OIDC);
+    assert_eq!(oidc.string(&t["Outputs"]["UploadPageUrl"]["Value"]), page);
 }

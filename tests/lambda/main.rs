@@ -1,12 +1,13 @@
 //! Tests of the Lambda adapter (`ccp-disconnect-lambda`) and its deployment:
 //! the handler against a real S3-compatible server (moto on 127.0.0.1), the
-//! built `bootstrap` binary through a Lambda Runtime API emulator, faults
+//! built `bootstrap` and `presign` binaries through a Lambda Runtime API
+//! emulator (`presign`'s browser POSTs also against s3s-fs), faults
 //! injected by a proxy, and the SAM template's invariants. A new trigger
 //! shape gets a sample in `events/` and a case in `events`; a new failure
 //! mode gets a case in `handler` or `faults`.
 
-/// moto, S3 clients, small CCP logs, trigger events, the Runtime API
-/// emulator and the fault-injecting proxy.
+/// moto and s3s-fs, S3 clients, small CCP logs, trigger events, the Runtime
+/// API emulator, function processes and the fault-injecting proxy.
 #[path = "../support/lambda/mod.rs"]
 mod lambda_support;
 #[path = "../support/mod.rs"]
@@ -34,6 +35,9 @@ mod infra_template;
 /// The embedded-metric-format lines, against the EMF specification and the
 /// result documents.
 mod metrics;
+/// The built `presign` binary (the upload API) with HTTP API events; its
+/// presigned POSTs against moto and s3s-fs.
+mod presign;
 /// Bodies cut short are retried, never half a result.
 mod truncated;
 /// The upload page (`web/`) in headless Chromium against the stand-in API

@@ -125,28 +125,12 @@ impl Config {
         let results_bucket = lookup("RESULTS_BUCKET").filter(|v| !v.trim().is_empty());
         config.results_bucket = results_bucket.map(|b| b.trim().to_owned());
 
-        if let Some(prefix) = lookup("RESULTS_PREFIX") {
-            if prefix.is_empty() && config.results_bucket.is_none() {
-                return Err(ConfigError {
-                    variable: "RESULTS_PREFIX",
-                    message: "must not be empty when results are written to the source bucket \
-                              (set RESULTS_BUCKET to another bucket, or use a prefix such as results/)"
-                        .to_owned(),
-                });
-            }
+        if let Some(prefix) = results_prefix(&lookup, config.results_bucket.is_some())? {
             config.results_prefix = prefix;
         }
 
-        if let Some(raw) = lookup("MAX_OBJECT_BYTES").filter(|v| !v.trim().is_empty()) {
-            config.max_object_bytes = match raw.trim().parse::<u64>() {
-                Ok(n) if n > 0 => n,
-                _ => {
-                    return Err(ConfigError {
-                        variable: "MAX_OBJECT_BYTES",
-                        message: format!("expected a positive whole number of bytes, got {raw:?}"),
-                    });
-                }
-            };
+        if let Some(max) = max_object_bytes(&lookup)? {
+            config.max_object_bytes = max;
         }
 
         if let Some(value) = boolean(&lookup, "S3_FORCE_PATH_STYLE")? {
@@ -157,17 +141,8 @@ impl Config {
             config.html_reports = value;
         }
 
-        if let Some(raw) = lookup("LOG_FORMAT").filter(|v| !v.trim().is_empty()) {
-            config.log_format = match raw.trim().to_ascii_lowercase().as_str() {
-                "json" => LogFormat::Json,
-                "text" => LogFormat::Text,
-                _ => {
-                    return Err(ConfigError {
-                        variable: "LOG_FORMAT",
-                        message: format!("expected json or text, got {raw:?}"),
-                    });
-                }
-            };
+        if let Some(format) = log_format(&lookup)? {
+            config.log_format = format;
         }
 
         if let Some(raw) = lookup("DEADLINE_MARGIN_MS").filter(|v| !v.trim().is_empty()) {
@@ -220,12 +195,12 @@ impl Config {
 
     /// The key of the result object for `key`: `<RESULTS_PREFIX><key>.json`.
     pub fn result_key(&self, key: &str) -> String {
-        format!("{}{key}{JSON_SUFFIX}", self.results_prefix)
+        result_key(&self.results_prefix, key)
     }
 
     /// The key of the HTML report for `key`: `<RESULTS_PREFIX><key>.html`.
     pub fn html_key(&self, key: &str) -> String {
-        format!("{}{key}{HTML_SUFFIX}", self.results_prefix)
+        html_key(&self.results_prefix, key)
     }
 
     /// The length in bytes of the longest result key for `key`, whichever
@@ -241,9 +216,75 @@ impl Config {
     }
 }
 
+/// `<results_prefix><key>.json`: where the classifier writes the result for
+/// `key`, and where the presign function looks for it.
+pub(crate) fn result_key(results_prefix: &str, key: &str) -> String {
+    format!("{results_prefix}{key}{JSON_SUFFIX}")
+}
+
+/// `<results_prefix><key>.html`: the report page beside the result.
+pub(crate) fn html_key(results_prefix: &str, key: &str) -> String {
+    format!("{results_prefix}{key}{HTML_SUFFIX}")
+}
+
+/// `RESULTS_PREFIX`, `None` when unset. An empty prefix is refused unless the
+/// results go to another bucket (`other_bucket`): in the source bucket every
+/// object would be a result. Shared by the classifier and the presign
+/// function, which must agree on where results are.
+pub(crate) fn results_prefix(
+    lookup: &impl Fn(&str) -> Option<String>,
+    other_bucket: bool,
+) -> Result<Option<String>, ConfigError> {
+    match lookup("RESULTS_PREFIX") {
+        Some(prefix) if prefix.is_empty() && !other_bucket => Err(ConfigError {
+            variable: "RESULTS_PREFIX",
+            message: "must not be empty when results are written to the source bucket \
+                      (set RESULTS_BUCKET to another bucket, or use a prefix such as results/)"
+                .to_owned(),
+        }),
+        prefix => Ok(prefix),
+    }
+}
+
+/// `MAX_OBJECT_BYTES`: a positive whole number of bytes; unset or empty is
+/// `None`. Shared by the classifier (the largest object it reads) and the
+/// presign function (the largest upload its POST policies allow), so that the
+/// two can never disagree on the syntax.
+pub(crate) fn max_object_bytes(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(raw) = lookup("MAX_OBJECT_BYTES").filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        _ => Err(ConfigError {
+            variable: "MAX_OBJECT_BYTES",
+            message: format!("expected a positive whole number of bytes, got {raw:?}"),
+        }),
+    }
+}
+
+/// `LOG_FORMAT` (`json` or `text`); unset or empty is `None`.
+pub(crate) fn log_format(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<LogFormat>, ConfigError> {
+    let Some(raw) = lookup("LOG_FORMAT").filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "json" => Ok(Some(LogFormat::Json)),
+        "text" => Ok(Some(LogFormat::Text)),
+        _ => Err(ConfigError {
+            variable: "LOG_FORMAT",
+            message: format!("expected json or text, got {raw:?}"),
+        }),
+    }
+}
+
 /// A true/false variable; unset or empty is `None`. Anything else than the
 /// listed spellings stops the function at start-up rather than being guessed.
-fn boolean(
+pub(crate) fn boolean(
     lookup: &impl Fn(&str) -> Option<String>,
     variable: &'static str,
 ) -> Result<Option<bool>, ConfigError> {

@@ -19,7 +19,7 @@
 //! throttled on the next gives two documents.)
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -248,28 +248,5 @@ fn record_of(c: &aws_sdk_connect::types::Contact, asked: &str) -> ContactRecord 
             .last_update_timestamp()
             .map(|t| t.secs() * 1000 + i64::from(t.subsec_nanos() / 1_000_000)),
         origin: "DescribeContact".into(),
-    }
-}
-
-static ENRICHER: OnceLock<Option<Enricher>> = OnceLock::new();
-
-/// Sets the process's enricher from the environment (once, at start).
-pub fn init(sdk: &SdkConfig) -> Result<(), String> {
-    let enricher = Enricher::from_env(sdk)?;
-    if let Some(e) = &enricher {
-        tracing::info!(
-            concurrency = e.concurrency,
-            budget_ms = e.budget.as_millis() as u64,
-            "contact records: DescribeContact on"
-        );
-    }
-    let _ = ENRICHER.set(enricher);
-    Ok(())
-}
-
-/// Enriches `doc` with the process's enricher, if [`init`] set one.
-pub async fn enrich(doc: &mut Document) {
-    if let Some(Some(e)) = ENRICHER.get() {
-        e.enrich(doc).await;
     }
 }

@@ -10,9 +10,10 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::contact_records::Enricher;
 use crate::error::ObjectError;
 use crate::metrics::Metrics;
-use crate::object::{Outcome, process};
+use crate::object::{Clients, Outcome, process};
 use crate::trigger::{BatchInvocation, Item, Trigger, parse_trigger};
 
 /// The invocation failed; Lambda (or the queue) delivers the event again.
@@ -108,6 +109,7 @@ pub struct Handler {
     s3: aws_sdk_s3::Client,
     config: Config,
     metrics: Metrics,
+    enricher: Option<Enricher>,
 }
 
 impl Handler {
@@ -128,6 +130,21 @@ impl Handler {
             s3,
             config,
             metrics,
+            enricher: None,
+        }
+    }
+
+    /// The same handler with the `DescribeContact` cross-check on every
+    /// document (`None`: off, the default).
+    pub fn with_enricher(mut self, enricher: Option<Enricher>) -> Handler {
+        self.enricher = enricher;
+        self
+    }
+
+    fn clients(&self) -> Clients<'_> {
+        Clients {
+            s3: &self.s3,
+            enricher: self.enricher.as_ref(),
         }
     }
 
@@ -295,7 +312,7 @@ impl Handler {
                 }
                 Ok(object) => {
                     let outcome = process(
-                        &self.s3,
+                        self.clients(),
                         &self.config,
                         &self.metrics,
                         object,
@@ -332,7 +349,7 @@ impl Handler {
         match item {
             Item::Object(object) => ItemResult::Done(Box::new(
                 process(
-                    &self.s3,
+                    self.clients(),
                     &self.config,
                     &self.metrics,
                     object,

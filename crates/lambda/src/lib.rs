@@ -8,11 +8,18 @@
 //! the body as a stream, classifies it with [`ccp_disconnect_core::classify`] and writes
 //! `<RESULTS_PREFIX><key>.json`, then (unless `HTML_REPORTS=false`) the report
 //! page `<RESULTS_PREFIX><key>.html`. See `docs/lambda.md`.
+//!
+//! [`upload`] is the second binary, `presign`: the upload API (an API
+//! Gateway HTTP API with a JWT authorizer) that gives signed-in agents a
+//! presigned S3 POST into their own folder and presigned GETs of their
+//! results.
 
 // Module graph, leaves first: `config`, `trigger`, `key`, `s3_error` →
 // `error`, `metrics` → `write` → `object` → `handler` → here. `trigger` and `key` are
 // public for the tests and the fuzz targets; the rest is reached through
-// the re-exports below.
+// the re-exports below. `upload` is the second binary, `presign` (the
+// upload API): it shares `config`'s parsers, `error`'s key limit and this
+// file's SDK set-up, and nothing of the classifier's path.
 mod config;
 pub mod contact_records;
 mod error;
@@ -22,6 +29,7 @@ mod metrics;
 mod object;
 mod s3_error;
 pub mod trigger;
+pub mod upload;
 mod write;
 
 pub use config::{Config, ConfigError, LogFormat};
@@ -56,6 +64,15 @@ pub(crate) fn init_logging(format: LogFormat) {
     };
 }
 
+/// Logs a configuration error (as JSON when logging is not set up yet: the
+/// configured format is not known) and makes it the error that stops the
+/// function before its first invocation.
+pub(crate) fn invalid_configuration(e: impl Into<Error> + std::fmt::Display) -> Error {
+    init_logging(LogFormat::Json);
+    tracing::error!(error = %e, "invalid configuration");
+    e.into()
+}
+
 /// The SDK configuration: region, credentials and endpoint from the usual
 /// sources (including `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_S3`), over a
 /// rustls + ring HTTPS client.
@@ -76,10 +93,11 @@ pub fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
-/// The S3 client for `sdk`, with path-style addressing when configured.
-pub(crate) fn s3_client(sdk: &SdkConfig, config: &Config) -> aws_sdk_s3::Client {
+/// The S3 client for `sdk`, with path-style addressing when configured
+/// (`S3_FORCE_PATH_STYLE`).
+pub(crate) fn s3_client(sdk: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
     let s3_config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(config.force_path_style)
+        .force_path_style(force_path_style)
         .build();
     aws_sdk_s3::Client::from_conf(s3_config)
 }
@@ -91,21 +109,19 @@ type InvocationFuture<'a> = std::pin::Pin<
 /// Runs the function until the runtime stops. A bad configuration ends the
 /// process with an error before the first invocation.
 pub async fn run() -> Result<(), Error> {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            init_logging(LogFormat::Json);
-            tracing::error!(error = %e, "invalid configuration");
-            return Err(e.into());
-        }
-    };
+    let config = Config::from_env().map_err(invalid_configuration)?;
     init_logging(config.log_format);
     let sdk = load_sdk_config().await;
-    if let Err(e) = contact_records::init(&sdk) {
-        tracing::error!(error = %e, "invalid configuration");
-        return Err(e.into());
+    let enricher = contact_records::Enricher::from_env(&sdk).map_err(invalid_configuration)?;
+    if let Some(e) = &enricher {
+        tracing::info!(
+            concurrency = e.concurrency,
+            budget_ms = e.budget.as_millis() as u64,
+            "contact records: DescribeContact on"
+        );
     }
-    let handler = Handler::new(s3_client(&sdk, &config), config);
+    let handler =
+        Handler::new(s3_client(&sdk, config.force_path_style), config).with_enricher(enricher);
     tracing::info!(
         results_prefix = handler.config().results_prefix.as_str(),
         results_bucket = handler

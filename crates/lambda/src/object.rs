@@ -22,6 +22,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use tokio_util::io::SyncIoBridge;
 
 use crate::config::Config;
+use crate::contact_records::Enricher;
 use crate::error::{MAX_S3_KEY_BYTES, ObjectError, S3Location};
 use crate::key::decode_event_key;
 use crate::metrics::{Metrics, ObjectMetrics};
@@ -98,6 +99,14 @@ impl Outcome {
     }
 }
 
+/// The clients an object's processing talks to, built once per process.
+#[derive(Clone, Copy)]
+pub(crate) struct Clients<'a> {
+    pub s3: &'a Client,
+    /// The optional `DescribeContact` cross-check (`CONNECT_INSTANCE_ID`).
+    pub enricher: Option<&'a Enricher>,
+}
+
 /// Reads, classifies and writes the result for one object, logs one
 /// summary line for it and writes its metrics. Never panics; every failure
 /// is an [`Outcome::Failed`].
@@ -108,7 +117,7 @@ impl Outcome {
 /// the deadline. A write cut off there is harmless: S3 stores a `PutObject`
 /// whole or not at all.
 pub(crate) async fn process(
-    s3: &Client,
+    clients: Clients<'_>,
     config: &Config,
     metrics: &Metrics,
     object: &ObjectRef,
@@ -117,9 +126,9 @@ pub(crate) async fn process(
 ) -> Outcome {
     let started = Instant::now();
     let outcome = match stop_at {
-        None => process_inner(s3, config, object).await,
+        None => process_inner(clients, config, object).await,
         Some(stop) if tokio::time::Instant::now() >= stop => out_of_time(object, config, false),
-        Some(stop) => tokio::time::timeout_at(stop, process_inner(s3, config, object))
+        Some(stop) => tokio::time::timeout_at(stop, process_inner(clients, config, object))
             .await
             .unwrap_or_else(|_| out_of_time(object, config, true)),
     };
@@ -235,7 +244,7 @@ fn log_outcome(outcome: &Outcome, object: &ObjectRef, request_id: &str, duration
     }
 }
 
-async fn process_inner(s3: &Client, config: &Config, object: &ObjectRef) -> Outcome {
+async fn process_inner(clients: Clients<'_>, config: &Config, object: &ObjectRef) -> Outcome {
     let bucket = object.bucket.clone();
     let decoded = decode_event_key(&object.raw_key);
     // Keys to try, in order. Ambiguous keys (EventBridge, Batch): the decoded
@@ -271,7 +280,7 @@ async fn process_inner(s3: &Client, config: &Config, object: &ObjectRef) -> Outc
     let version_id = object.version_id.as_deref();
     for (i, key) in candidates.into_iter().enumerate() {
         match process_key(
-            s3,
+            clients,
             config,
             &bucket,
             &key,
@@ -292,7 +301,7 @@ async fn process_inner(s3: &Client, config: &Config, object: &ObjectRef) -> Outc
 }
 
 async fn process_key(
-    s3: &Client,
+    clients: Clients<'_>,
     config: &Config,
     bucket: &str,
     key: &str,
@@ -314,7 +323,8 @@ async fn process_key(
         });
     }
 
-    let response = match s3
+    let response = match clients
+        .s3
         .get_object()
         .bucket(bucket)
         .key(key)
@@ -384,7 +394,9 @@ async fn process_key(
     };
 
     // Optional DescribeContact cross-check (CONNECT_INSTANCE_ID); bounded, never fails.
-    crate::contact_records::enrich(&mut document).await;
+    if let Some(enricher) = clients.enricher {
+        enricher.enrich(&mut document).await;
+    }
     let result_bucket = config.results_bucket_for(bucket).to_owned();
     // Only a whole, length-checked body gets here (`classify_stream`), so
     // neither object is ever made from part of a log.
@@ -398,7 +410,16 @@ async fn process_key(
     // document, and no page is rendered when the JSON was not stored.
     for (output_key, format) in outputs {
         let body = ResultBody::new(format, &document, config.spool_results_over_bytes);
-        match write_result(s3, &input, &result_bucket, output_key, &body, &stamp).await {
+        match write_result(
+            clients.s3,
+            &input,
+            &result_bucket,
+            output_key,
+            &body,
+            &stamp,
+        )
+        .await
+        {
             Ok(Written::Stored) => {}
             // A newer version's result is there: that version's invocation
             // writes (or wrote) both objects, and counts them.

@@ -1,11 +1,14 @@
 //! Shared helpers for the Lambda adapter tests: a real S3-compatible server
-//! (moto), an S3 client for it, small CCP logs, trigger events, and a Lambda
-//! Runtime API emulator.
+//! (moto, and s3s-fs where POST policies must be checked), an S3 client for
+//! it, small CCP logs, trigger events, a Lambda Runtime API emulator and the
+//! function processes it serves.
 
 // Each test module uses a different part of this module.
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod function;
+pub mod s3s_fs;
 /// The upload API stand-in for the browser tests of `web/` (IdP, HTTP API, S3 POST
 /// policies, notifications).
 pub mod gateway;
@@ -51,10 +54,52 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// A moto S3 server on 127.0.0.1, killed when dropped.
-pub struct Moto {
+/// A local S3-compatible server process on 127.0.0.1, killed when dropped.
+pub struct LocalS3 {
     child: Child,
     pub endpoint: String,
+}
+
+impl LocalS3 {
+    /// Runs `command` (`program` with the arguments that make it listen on
+    /// `port`) and waits until it answers. Panics with `install_hint` when
+    /// it cannot be started: these tests must not pass without the server.
+    pub fn start(mut command: Command, program: &str, port: u16, install_hint: &str) -> LocalS3 {
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program:?} ({e}). {install_hint}"));
+        let mut server = LocalS3 {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        wait_until_serving(&mut server.child, program, port);
+        server
+    }
+
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.endpoint)
+    }
+}
+
+impl Drop for LocalS3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A moto S3 server on 127.0.0.1 (`endpoint`, `client()`), killed when
+/// dropped.
+pub struct Moto(LocalS3);
+
+impl std::ops::Deref for Moto {
+    type Target = LocalS3;
+    fn deref(&self) -> &LocalS3 {
+        &self.0
+    }
 }
 
 impl Moto {
@@ -64,49 +109,35 @@ impl Moto {
     pub fn start() -> Moto {
         let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
         let port = free_port();
-        let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) => panic!(
-                "cannot start {program:?} ({e}). The Lambda tests need a local S3 server: \
-                 install moto with `python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.2.5'` \
-                 and put .venv/bin on PATH (or set MOTO_SERVER to the moto_server path)."
-            ),
-        };
-        let mut moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("{program} exited before it was ready ({status})");
-            }
-            if http_get_ok(port) {
-                return moto;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{program} did not answer on port {port}"
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn client(&self) -> aws_sdk_s3::Client {
-        s3_client(&self.endpoint)
+        let mut command = Command::new(&program);
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        Moto(LocalS3::start(
+            command,
+            &program,
+            port,
+            "The Lambda tests need a local S3 server: install moto with \
+             `python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.2.5'` and put \
+             .venv/bin on PATH (or set MOTO_SERVER to the moto_server path).",
+        ))
     }
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Waits until the server `child` (started as `program`) answers HTTP on
+/// `port`; panics when it exits first or takes longer than [`PATIENCE`].
+fn wait_until_serving(child: &mut Child, program: &str, port: u16) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{program} exited before it was ready ({status})");
+        }
+        if http_get_ok(port) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{program} did not answer on port {port}"
+        );
+        thread::sleep(Duration::from_millis(50));
     }
 }
 
