@@ -8,10 +8,10 @@
 
 pub mod fault_proxy;
 pub mod function;
-pub mod s3s_fs;
 /// The upload API stand-in for the browser tests of `web/` (IdP, HTTP API, S3 POST
 /// policies, notifications).
 pub mod gateway;
+pub mod s3s_fs;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
