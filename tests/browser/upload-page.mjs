@@ -5,7 +5,8 @@
 // and the real classifier run on each upload.
 //
 // Run by tests/lambda/upload_page.rs, which sets:
-//   STANDIN_ORIGIN  the page/API/IdP origin     S3_ORIGIN  the S3 endpoint
+//   STANDIN_ORIGIN  the page and API            S3_ORIGIN  the S3 endpoint
+//   IDP_ORIGIN      the identity provider
 //   SAMPLE_LOG      events/agent-log.txt        EXPECTED   its labels
 //   NOT_A_LOG       a text file                 OVERSIZED  max_bytes + 1 bytes
 //   HOSTILE_LOG     a log with a markup contact id, HOSTILE_ID that id
@@ -20,6 +21,7 @@ const env = (name) => {
   return v;
 };
 const ORIGIN = env('STANDIN_ORIGIN');
+const IDP_ORIGIN = env('IDP_ORIGIN');
 const S3_ORIGIN = env('S3_ORIGIN');
 const expected = JSON.parse(readFileSync(env('EXPECTED'), 'utf8'));
 const MAX_BYTES = Number(env('MAX_BYTES'));
@@ -82,7 +84,7 @@ async function signIn(page, user) {
   await page.goto(`${ORIGIN}/`);
   await page.waitForSelector('body[data-ready="true"]');
   await page.click('#sign-in');
-  await page.waitForURL(`${ORIGIN}/idp/authorize?**`);
+  await page.waitForURL(`${IDP_ORIGIN}/idp/authorize?**`);
   await page.fill('#username', user);
   await page.click('button[type="submit"]');
   await page.waitForURL(`${ORIGIN}/`);
@@ -148,8 +150,19 @@ try {
   // ---- 1. Alice, the happy path ----
   const page = await context.newPage();
   const errors = watch(page);
-  await page.goto(`${ORIGIN}/`);
+  const served = await page.goto(`${ORIGIN}/`);
   await page.waitForSelector('body[data-ready="true"]');
+  // The page runs under the contract's CSP (no inline script or style; it
+  // may connect to itself, S3 and the token endpoint only): any violation
+  // would also be a console error below.
+  const csp = served.headers()['content-security-policy'] || '';
+  const connect = (csp.match(/connect-src ([^;]*)/) || [, ''])[1].split(' ');
+  check(
+    /script-src 'self'(;|$)/.test(csp) && /style-src 'self'(;|$)/.test(csp) &&
+      connect.includes(S3_ORIGIN) && connect.includes(IDP_ORIGIN),
+    'the page is served with a CSP allowing scripts and styles from itself only',
+    csp,
+  );
   check(
     (await page.locator('#who').textContent()) === 'Not signed in' &&
       (await page.locator('#sign-in').isVisible()) &&
@@ -392,8 +405,12 @@ try {
 
   // ---- 5. Nobody else was contacted ----
   const origins = new Set(requests.filter((u) => /^https?:/.test(u)).map((u) => new URL(u).origin));
-  const strangers = [...origins].filter((o) => o !== ORIGIN && o !== S3_ORIGIN);
-  check(strangers.length === 0 && origins.has(S3_ORIGIN), 'requests only to the stand-in and S3', [...origins].join(' '));
+  const strangers = [...origins].filter((o) => ![ORIGIN, IDP_ORIGIN, S3_ORIGIN].includes(o));
+  check(
+    strangers.length === 0 && origins.has(S3_ORIGIN) && origins.has(IDP_ORIGIN),
+    'requests only to the API, the identity provider and S3',
+    [...origins].join(' '),
+  );
 } catch (e) {
   failures.push(`exception: ${e.stack || e}`);
 } finally {

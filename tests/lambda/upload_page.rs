@@ -96,6 +96,7 @@ fn agents_sign_in_upload_and_see_who_hung_up_but_never_each_others() {
         &[
             ("STANDIN_ORIGIN", gateway.origin.clone()),
             ("S3_ORIGIN", gateway.s3_origin.clone()),
+            ("IDP_ORIGIN", gateway.idp_origin.clone()),
             (
                 "SAMPLE_LOG",
                 path(&repo_root().join("events/agent-log.txt")),

@@ -2,13 +2,14 @@
 //! browser tests of `web/`: everything between the browser and the two real
 //! function binaries that AWS would otherwise provide.
 //!
-//! - **An OIDC identity provider** (`/idp/authorize`, `/idp/token`): a login
+//! - **An OIDC identity provider** on its own origin (`/idp/authorize`,
+//!   `/idp/token`): a login
 //!   form where the test types a user name, authorization codes bound to a
 //!   PKCE S256 challenge (RFC 7636 §4.6 checked at the token endpoint), and an
 //!   HS256-signed `id_token` with `sub` (stable per user name),
 //!   `cognito:username`, `iss`, `aud`, `exp`, like a Cognito hosted UI.
 //! - **The API Gateway HTTP API**: public routes go straight to the function;
-//!   `/api/*` needs `Authorization: Bearer <id token>` checked like a JWT
+//!   the two `/api/` routes need `Authorization: Bearer <id token>` checked like a JWT
 //!   authorizer (signature, `iss`, `aud`, `exp`; else 401
 //!   `{"message":"Unauthorized"}`). Each request becomes a payload format 2.0
 //!   event run through the real `presign` binary by the Runtime API emulator,
@@ -161,13 +162,17 @@ impl Drop for FunctionProcess {
 
 /// The running stand-in. See the module documentation.
 pub struct Gateway {
-    /// `http://127.0.0.1:<port>`: the page, the API and the IdP.
+    /// `http://127.0.0.1:<port>`: the page and the API.
     pub origin: String,
+    /// `http://127.0.0.1:<port>`: the identity provider, on an origin of its
+    /// own like a real one (so the page's CSP must allow its token URL).
+    pub idp_origin: String,
     /// `http://127.0.0.1:<port>`: the S3 endpoint the browser posts to.
     pub s3_origin: String,
     state: Arc<State>,
     s3_front: Arc<S3FrontState>,
     s3_front_port: u16,
+    idp_port: u16,
     classified: Arc<Mutex<Vec<(String, Value)>>>,
     poller: Option<thread::JoinHandle<()>>,
     // Dropped last: the functions before their Runtime APIs and logs.
@@ -193,6 +198,9 @@ impl Gateway {
         let s3_listener = TcpListener::bind("127.0.0.1:0").expect("bind S3 front");
         let s3_front_port = s3_listener.local_addr().unwrap().port();
         let s3_origin = format!("http://127.0.0.1:{s3_front_port}");
+        let idp_listener = TcpListener::bind("127.0.0.1:0").expect("bind IdP");
+        let idp_port = idp_listener.local_addr().unwrap().port();
+        let idp_origin = format!("http://127.0.0.1:{idp_port}");
         let mut cors_origins = vec![origin.clone()];
         cors_origins.extend(options.extra_origins.iter().cloned());
 
@@ -250,8 +258,8 @@ impl Gateway {
                 ("UPLOAD_URL_EXPIRY_SECONDS", "300".to_owned()),
                 ("RESULT_URL_EXPIRY_SECONDS", "300".to_owned()),
                 ("S3_PUBLIC_ENDPOINT", s3_origin.clone()),
-                ("OIDC_AUTHORIZE_URL", format!("{origin}/idp/authorize")),
-                ("OIDC_TOKEN_URL", format!("{origin}/idp/token")),
+                ("OIDC_AUTHORIZE_URL", format!("{idp_origin}/idp/authorize")),
+                ("OIDC_TOKEN_URL", format!("{idp_origin}/idp/token")),
                 ("OIDC_CLIENT_ID", CLIENT_ID.to_owned()),
                 ("OIDC_SCOPES", "openid profile".to_owned()),
             ]),
@@ -272,7 +280,7 @@ impl Gateway {
             jwt_key.push(i);
         }
         let state = Arc::new(State {
-            issuer: format!("{origin}/idp"),
+            issuer: format!("{idp_origin}/idp"),
             origin: origin.clone(),
             jwt_key,
             token_lifetime: options.token_lifetime,
@@ -289,6 +297,12 @@ impl Gateway {
             state.clone(),
             |s| s.closing.load(Ordering::SeqCst),
             serve_gateway,
+        );
+        super::accept_loop(
+            idp_listener,
+            state.clone(),
+            |s| s.closing.load(Ordering::SeqCst),
+            serve_idp,
         );
         let s3_front = Arc::new(S3FrontState {
             moto_port: moto
@@ -318,10 +332,12 @@ impl Gateway {
 
         Gateway {
             origin,
+            idp_origin,
             s3_origin,
             state,
             s3_front,
             s3_front_port,
+            idp_port,
             classified,
             poller: Some(poller),
             presign,
@@ -364,6 +380,7 @@ impl Drop for Gateway {
         self.s3_front.closing.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.origin.trim_start_matches("http://"));
         let _ = TcpStream::connect(("127.0.0.1", self.s3_front_port));
+        let _ = TcpStream::connect(("127.0.0.1", self.idp_port));
         if let Some(poller) = self.poller.take() {
             let _ = poller.join();
         }
@@ -653,11 +670,9 @@ fn serve_gateway(stream: TcpStream, state: &State) {
     while let Some(req) = read_http_request(&mut reader) {
         let (status, mut headers, body) = route(&req, state);
         // The HTTP API's CORS configuration: its headers on every answer to
-        // an allowed origin (the IdP, on the same port here, is not part of
-        // the API, but a real provider's token endpoint allows CORS too).
+        // an allowed origin.
         if let Some(origin) = req.header("origin")
             && state.cors_origins.iter().any(|o| o == origin)
-            && req.path() != "/idp/authorize"
         {
             headers.push(h("Access-Control-Allow-Origin", origin));
             headers.push(h("Vary", "Origin"));
@@ -687,12 +702,6 @@ fn route(req: &HttpRequest, state: &State) -> (u16, Vec<(String, String)>, Vec<u
         };
         return (204, headers, Vec::new());
     }
-    match (req.method.as_str(), path) {
-        ("GET", "/idp/authorize") => return idp_login_form(req, state),
-        ("POST", "/idp/authorize") => return idp_login(req, state),
-        ("POST", "/idp/token") => return idp_token(req, state),
-        _ => {}
-    }
     // The template's routes (infra/template.yaml, UploadApi*Route): the page
     // and its files public, the two API routes behind the JWT authorizer.
     // No $default route: anything else is API Gateway's own 404.
@@ -716,6 +725,36 @@ fn route(req: &HttpRequest, state: &State) -> (u16, Vec<(String, String)>, Vec<u
             }
         },
         _ => json_response(404, &json!({"message": "Not Found"})),
+    }
+}
+
+// ---- the identity provider ----
+
+fn serve_idp(stream: TcpStream, state: &State) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    while let Some(req) = read_http_request(&mut reader) {
+        let (status, mut headers, body) = match (req.method.as_str(), req.path()) {
+            ("GET", "/idp/authorize") => idp_login_form(&req, state),
+            ("POST", "/idp/authorize") => idp_login(&req, state),
+            ("POST", "/idp/token") => idp_token(&req, state),
+            _ => html_page(404, "<p>not found</p>"),
+        };
+        // The page calls the token endpoint from its own origin (a simple
+        // form POST, no preflight); providers answer it with CORS headers
+        // for the registered client's origin, as Cognito's does.
+        if req.path() == "/idp/token"
+            && let Some(origin) = req.header("origin")
+            && origin == state.origin
+        {
+            headers.push(h("Access-Control-Allow-Origin", origin));
+            headers.push(h("Vary", "Origin"));
+        }
+        if !write_response(&mut writer, status, &headers, &body) {
+            return;
+        }
     }
 }
 
