@@ -13,7 +13,6 @@
 const TOKEN_KEY = 'ccp-disconnect.id_token';
 const STATE_KEY = 'ccp-disconnect.oidc_state';
 const VERIFIER_KEY = 'ccp-disconnect.pkce_verifier';
-const LAST_KEY_KEY = 'ccp-disconnect.last_key';
 
 // Polling for the result: the classifier usually answers in seconds (an S3
 // notification, then one Lambda invocation); past two minutes something is
@@ -192,7 +191,6 @@ async function signIn() {
 
 function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
-  sessionStorage.removeItem(LAST_KEY_KEY);
   if (config.logout_url) {
     // Cognito's /logout takes client_id and logout_uri; other providers'
     // end-session endpoints take post_logout_redirect_uri.
@@ -484,7 +482,6 @@ async function handleFile(file) {
     say('Uploading…');
     await postToS3(grant, file);
     ui.progressLine.hidden = true;
-    sessionStorage.setItem(LAST_KEY_KEY, grant.key);
     say('Uploaded. Waiting for the result…');
     const ready = await waitForResult(grant.key);
     const doc = await fetchDocument(ready.json_url);
