@@ -337,10 +337,13 @@ function postToS3(grant, file) {
       const { code, message } = s3Error(xhr);
       if (code === 'EntityTooLarge') {
         reject(new Error(tooLargeMessage(file.size)));
-      } else if (xhr.status === 403) {
+      } else if (xhr.status >= 400 && xhr.status < 500) {
+        // A refusal of this form, whatever the status: S3 answers a failed
+        // policy condition or an expired form with 403 AccessDenied, other
+        // S3-compatible servers with 400 (InvalidPolicyDocument).
         reject(
           new Error(
-            `The storage refused the upload (${code || '403'}${message ? `: ${message}` : ''}). ` +
+            `The storage refused the upload (${code || xhr.status}${message ? `: ${message}` : ''}). ` +
               'The upload link may have expired; try again.',
           ),
         );

@@ -1,8 +1,8 @@
 // The collector (web/collector.js) in a real Chromium, loaded by a custom
 // CCP page on its own origin (tests/browser/collector-ccp/) with a stubbed
 // amazon-connect-streams, uploading through the stand-in API (the real
-// presign function) to S3 (moto behind the POST policy front), where the
-// real classifier reads each upload.
+// presign function) to S3 (moto, behind a front where s3s-fs checks each
+// POST's policy first), where the real classifier reads each upload.
 //
 // Run by tests/lambda/collector.rs, which sets CCP_ORIGIN (the test page's
 // origin), STANDIN_ORIGIN, S3_ORIGIN, ID_TOKEN (agent-carol's) and

@@ -1,8 +1,9 @@
 // The upload page (web/) in a real Chromium, as agents use it, against the
 // local stand-in of its deployment (tests/support/lambda/gateway.rs): the
 // real presign function behind an emulated HTTP API with a JWT authorizer,
-// a stand-in OIDC provider, an S3 front that enforces POST policies, moto,
-// and the real classifier run on each upload.
+// a stand-in OIDC provider, an S3 front where s3s-fs checks each browser
+// POST's policy before moto stores it, and the real classifier run on each
+// upload.
 //
 // Run by tests/lambda/upload_page.rs, which sets:
 //   STANDIN_ORIGIN  the page and API            S3_ORIGIN  the S3 endpoint
@@ -280,6 +281,27 @@ try {
   await page.reload();
   await page.waitForSelector('body[data-ready="true"]');
 
+  // S3 refuses a form changed after the API signed it (its key, still in
+  // Alice's folder): the page says the storage refused it. s3s-fs answers
+  // 400 InvalidPolicyDocument where AWS S3 answers 403 AccessDenied; the
+  // Rust test checks nothing was stored.
+  await page.route(`${ORIGIN}/api/uploads`, async (route) => {
+    const resp = await route.fetch();
+    const grant = await resp.json();
+    await route.fulfill({ response: resp, json: { ...grant, fields: { ...grant.fields, key: `${grant.fields.key}-altered` } } });
+  });
+  const s3Refusal = page.waitForResponse((r) => r.url().startsWith(S3_ORIGIN) && r.request().method() === 'POST');
+  await page.setInputFiles('#file', env('SAMPLE_LOG'));
+  const refusalStatus = (await s3Refusal).status();
+  check(refusalStatus >= 400 && refusalStatus < 500, 'a form changed after signing: S3 refuses it', String(refusalStatus));
+  await waitForError(
+    page,
+    /storage refused the upload \((InvalidPolicyDocument|AccessDenied)/,
+    'an S3 refusal: "the storage refused the upload", with S3\'s code',
+  );
+  check(await page.locator('#result').isHidden(), 'a refused upload shows no table');
+  await page.unroute(`${ORIGIN}/api/uploads`);
+
   // Network error: S3 unreachable.
   await page.route(`${S3_ORIGIN}/**`, (route) => route.abort('connectionrefused'));
   await page.setInputFiles('#file', env('SAMPLE_LOG'));
@@ -388,8 +410,11 @@ try {
     'a file name with ../ and Alice\'s folder stays in Bob\'s folder',
     attempts.grantKey,
   );
+  // The key condition fails: s3s-fs answers 400 InvalidPolicyDocument (AWS
+  // S3: 403 AccessDenied); the Rust test checks nothing was stored.
   check(
-    attempts.post.status === 403 && attempts.post.body.includes('Policy Condition failed'),
+    (attempts.post.status < 200 || attempts.post.status >= 300) &&
+      /<Code>InvalidPolicyDocument<\/Code>/.test(attempts.post.body),
     'S3 refuses Bob\'s upload into Alice\'s folder (policy)',
     JSON.stringify(attempts.post),
   );

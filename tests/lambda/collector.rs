@@ -2,7 +2,8 @@
 //! a custom CCP page on its own origin (`tests/browser/collector-ccp/`, with
 //! a stubbed amazon-connect-streams `connect`) loads the collector from the
 //! upload API and uploads through the stand-in (`gateway.rs`: the real
-//! presign function, S3 POST policies, the real classifier). The checks are
+//! presign function, S3 POST policies checked by s3s-fs, the real
+//! classifier). The checks are
 //! in `tests/browser/collector.mjs`; this test serves the page, starts the
 //! servers and then looks at the bucket.
 

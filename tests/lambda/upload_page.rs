@@ -1,7 +1,7 @@
 //! The upload page (`web/`) in headless Chromium against the local stand-in
 //! of its deployment: the real `presign` function behind an emulated HTTP API
 //! with a JWT authorizer, a stand-in OIDC provider, S3 (moto behind a front
-//! that enforces POST policies) and the real classifier run on each upload
+//! where s3s-fs checks POST policies) and the real classifier run on each upload
 //! (`tests/support/lambda/gateway.rs`). The checks themselves are in
 //! `tests/browser/upload-page.mjs`; this test prepares the files, starts the
 //! servers and then looks at the bucket.
@@ -143,7 +143,8 @@ fn agents_sign_in_upload_and_see_who_hung_up_but_never_each_others() {
     );
     assert!(!keys.iter().any(|k| k.ends_with("planted.txt")), "{keys:?}");
     // The sample (twice: once more for the timeout), the hostile log, the
-    // text file; the oversized file and the network failure stored nothing.
+    // text file; the oversized file, the form S3 refused (its key altered,
+    // in Alice's folder) and the network failure stored nothing.
     assert!(
         uploads.iter().filter(|k| k.starts_with(&alice)).count() == 4,
         "{uploads:?}"

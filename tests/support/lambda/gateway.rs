@@ -19,12 +19,25 @@
 //!   Gateway's 404). Optionally, the API's CORS configuration
 //!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html>):
 //!   API Gateway answers preflights itself and adds the headers.
-//! - **The S3 endpoint the browser sees**: a front for moto that enforces
-//!   browser-based POST policies (signature, expiration, every condition, every
-//!   field covered by a condition), which moto does not
-//!   (<https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html>),
-//!   then forwards every request to moto (which answers CORS preflights from
-//!   the bucket's CORS rules).
+//! - **The S3 endpoint the browser sees**: a front for two real S3-compatible
+//!   servers. moto stores the objects, has what the classifier needs
+//!   (versioning, conditional writes) and the bucket's CORS rules (it answers
+//!   preflights), but stores a browser-based POST without checking its
+//!   policy. So each form POST to the bucket goes
+//!   first to s3s-fs ([`S3sFs`], started with the credentials the `presign`
+//!   function signs with; it checks the signature, the expiration, every
+//!   `eq`/`starts-with` condition, `content-length-range` and that every
+//!   field is covered by a condition,
+//!   <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html>).
+//!   Only a 2xx from it sends the same request on to moto; otherwise the
+//!   browser gets s3s-fs's status and XML error, with the bucket's CORS
+//!   headers, and moto never sees the form. The policy's signature does not
+//!   cover the host, so the form is valid on both. Everything else goes to
+//!   moto. Where a condition fails, s3s-fs answers 400
+//!   `InvalidPolicyDocument` (or `EntityTooLarge`) and AWS S3 answers 403
+//!   `AccessDenied` ("Invalid according to Policy"; see
+//!   `tests/lambda/presign.rs`): the page must take any non-2xx from S3 as a
+//!   refusal.
 //! - **S3 event notifications**: a thread polls moto for new keys under the
 //!   uploads prefix and runs the real `bootstrap` classifier on each, through
 //!   its own Runtime API, with an `ObjectCreated:Put` event.
@@ -46,6 +59,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::s3s_fs::S3sFs;
 use super::{ACCESS_KEY, Moto, REGION, RuntimeApi, read_chunked_body, s3_client, s3_put_event};
 use crate::support::TempDir;
 
@@ -54,8 +68,8 @@ pub const CLIENT_ID: &str = "ccp-disconnect-upload-page";
 pub const BUCKET: &str = "ccp-uploads-example";
 pub const UPLOADS_PREFIX: &str = "uploads/";
 pub const RESULTS_PREFIX: &str = "results/";
-/// The secret key the `presign` function signs POST policies with; the S3
-/// front checks signatures with it (moto accepts any).
+/// The secret key the `presign` function signs POST policies with; s3s-fs,
+/// in the S3 front, checks signatures with it (moto accepts any).
 const SECRET_KEY: &str = "stand-in-secret-key-EXAMPLE";
 /// Lambda's credentials carry a session token; so do the function's here,
 /// so that the policy's `x-amz-security-token` condition is exercised.
@@ -107,6 +121,8 @@ struct State {
 
 struct S3FrontState {
     moto_port: u16,
+    /// s3s-fs, which checks the POST policies.
+    policy_port: u16,
     cors_origins: Vec<String>,
     closing: AtomicBool,
 }
@@ -179,6 +195,7 @@ pub struct Gateway {
     presign: FunctionProcess,
     classifier: FunctionProcess,
     _classifier_api: Arc<RuntimeApi>,
+    _policy_server: S3sFs,
     _dir: TempDir,
 }
 
@@ -189,7 +206,8 @@ pub fn presign_binary() -> &'static str {
 
 impl Gateway {
     /// Creates the bucket (with CORS rules for the page's origin and
-    /// `extra_origins`, as the template does) in `moto` and starts everything.
+    /// `extra_origins`, as the template does) in `moto`, starts s3s-fs with
+    /// the same bucket to check POST policies, and starts everything.
     pub fn start(moto: &Moto, options: GatewayOptions) -> Gateway {
         let presign_bin = presign_binary();
         let dir = TempDir::new("gateway");
@@ -209,7 +227,9 @@ impl Gateway {
             .build()
             .expect("tokio runtime");
         let s3 = moto.client();
+        let policy_server = S3sFs::start_with_credentials(ACCESS_KEY, SECRET_KEY);
         runtime.block_on(async {
+            super::create_bucket(&policy_server.client(), BUCKET).await;
             super::create_bucket(&s3, BUCKET).await;
             // The template's bucket CorsConfiguration: the page's origin
             // and the collectors' may POST uploads and GET/HEAD results
@@ -305,12 +325,8 @@ impl Gateway {
             serve_idp,
         );
         let s3_front = Arc::new(S3FrontState {
-            moto_port: moto
-                .endpoint
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .expect("moto port"),
+            moto_port: port_of(&moto.endpoint),
+            policy_port: port_of(&policy_server.endpoint),
             cors_origins,
             closing: AtomicBool::new(false),
         });
@@ -343,6 +359,7 @@ impl Gateway {
             presign,
             classifier,
             _classifier_api: classifier_api,
+            _policy_server: policy_server,
             _dir: dir,
         }
     }
@@ -1158,7 +1175,16 @@ fn translate_response(out: &Value) -> (u16, Vec<(String, String)>, Vec<u8>) {
     (status as u16, headers, body)
 }
 
-// ---- the S3 front: POST policies, then moto ----
+// ---- the S3 front: POST policies checked by s3s-fs, then moto ----
+
+/// The port of an `http://127.0.0.1:<port>` endpoint.
+fn port_of(endpoint: &str) -> u16 {
+    endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {endpoint}"))
+}
 
 fn serve_s3_front(stream: TcpStream, state: &S3FrontState) {
     let Ok(mut writer) = stream.try_clone() else {
@@ -1172,27 +1198,28 @@ fn serve_s3_front(stream: TcpStream, state: &S3FrontState) {
                 .is_some_and(|t| t.starts_with("multipart/form-data"))
             && req.path().trim_matches('/').split('/').count() == 1;
         let answer = if is_form_post {
-            match check_post_policy(&req) {
-                Ok(()) => forward_to_moto(&req, state.moto_port),
-                Err((status, code, message)) => {
-                    let mut headers = vec![h("Content-Type", "application/xml")];
-                    // S3 adds the bucket's CORS headers to errors too, so the
-                    // page can read why.
-                    if let Some(origin) = req.header("origin")
-                        && state.cors_origins.iter().any(|o| o == origin)
-                    {
-                        headers.push(h("Access-Control-Allow-Origin", origin));
-                        headers.push(h("Vary", "Origin"));
-                    }
-                    let body = format!(
-                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{}</Message><RequestId>STANDIN</RequestId></Error>",
-                        html_escape(&message)
-                    );
-                    (status, headers, body.into_bytes())
+            // s3s-fs checks the policy (and stores a copy nobody reads);
+            // only what it accepts reaches moto.
+            let (status, headers, body) = forward(&req, state.policy_port, "s3s-fs");
+            if (200..300).contains(&status) {
+                forward(&req, state.moto_port, "moto")
+            } else {
+                let mut headers: Vec<(String, String)> = headers
+                    .into_iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                    .collect();
+                // S3 adds the bucket's CORS headers to errors too, so the
+                // page can read why.
+                if let Some(origin) = req.header("origin")
+                    && state.cors_origins.iter().any(|o| o == origin)
+                {
+                    headers.push(h("Access-Control-Allow-Origin", origin));
+                    headers.push(h("Vary", "Origin"));
                 }
+                (status, headers, body)
             }
         } else {
-            forward_to_moto(&req, state.moto_port)
+            forward(&req, state.moto_port, "moto")
         };
         let (status, headers, body) = answer;
         if !write_response(&mut writer, status, &headers, &body) {
@@ -1201,16 +1228,17 @@ fn serve_s3_front(stream: TcpStream, state: &S3FrontState) {
     }
 }
 
-/// One request to moto on a fresh connection, the answer read to its end.
-fn forward_to_moto(req: &HttpRequest, moto_port: u16) -> (u16, Vec<(String, String)>, Vec<u8>) {
+/// One request to the server `name` on `port`, on a fresh connection, the
+/// answer read to its end.
+fn forward(req: &HttpRequest, port: u16, name: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let bad_gateway = || {
         (
             502,
             vec![h("Content-Type", "text/plain")],
-            b"moto did not answer".to_vec(),
+            format!("{name} did not answer").into_bytes(),
         )
     };
-    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", moto_port)) else {
+    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", port)) else {
         return bad_gateway();
     };
     let _ = upstream.set_read_timeout(Some(Duration::from_secs(60)));
@@ -1284,250 +1312,6 @@ fn forward_to_moto(req: &HttpRequest, moto_port: u16) -> (u16, Vec<(String, Stri
         body
     };
     (status, headers, body)
-}
-
-type PolicyError = (u16, &'static str, String);
-
-fn denied(message: impl Into<String>) -> PolicyError {
-    (403, "AccessDenied", message.into())
-}
-
-/// A form's fields (name, value) in order, and its file's size.
-type Form = (Vec<(String, String)>, Option<usize>);
-
-/// The form's fields and the file's size; fields after `file` are ignored,
-/// as S3 does.
-fn multipart_fields(req: &HttpRequest) -> Result<Form, PolicyError> {
-    let content_type = req.header("content-type").unwrap_or("");
-    let boundary = content_type
-        .split(';')
-        .filter_map(|p| p.trim().strip_prefix("boundary="))
-        .next()
-        .map(|b| b.trim_matches('"'))
-        .ok_or_else(|| {
-            (
-                400,
-                "MalformedPOSTRequest",
-                "no multipart boundary".to_owned(),
-            )
-        })?;
-    let delimiter = format!("--{boundary}");
-    let body = &req.body;
-    let find = |from: usize, needle: &[u8]| {
-        body[from..]
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .map(|p| p + from)
-    };
-    let malformed = || {
-        (
-            400,
-            "MalformedPOSTRequest",
-            "the body is not well-formed multipart/form-data".to_owned(),
-        )
-    };
-    let mut pos = find(0, delimiter.as_bytes()).ok_or_else(malformed)? + delimiter.len();
-    let mut fields = Vec::new();
-    let separator = format!("\r\n{delimiter}");
-    loop {
-        if body[pos..].starts_with(b"--") {
-            return Ok((fields, None));
-        }
-        pos += 2; // CRLF after the delimiter
-        let head_end = find(pos, b"\r\n\r\n").ok_or_else(malformed)?;
-        let head = String::from_utf8_lossy(&body[pos..head_end]).into_owned();
-        let content_start = head_end + 4;
-        let content_end = find(content_start, separator.as_bytes()).ok_or_else(malformed)?;
-        let content = &body[content_start..content_end];
-        let name = head
-            .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
-            .and_then(|l| {
-                l.split(';')
-                    .filter_map(|p| p.trim().strip_prefix("name="))
-                    .next()
-                    .map(|n| n.trim_matches('"').to_owned())
-            })
-            .ok_or_else(malformed)?;
-        if name == "file" {
-            return Ok((fields, Some(content.len())));
-        }
-        fields.push((name, String::from_utf8_lossy(content).into_owned()));
-        pos = content_end + separator.len();
-    }
-}
-
-/// Seconds since the epoch of an ISO 8601 UTC time (`2026-12-01T00:05:00Z`,
-/// fraction optional).
-fn parse_iso8601(s: &str) -> Option<i64> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let time = time.split('.').next()?;
-    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-    // Days from the civil date (H. Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    Some(days * 86400 + hh * 3600 + mm * 60 + ss)
-}
-
-/// S3's checks of a browser-based upload
-/// (<https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html>,
-/// <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-post-example.html>).
-fn check_post_policy(req: &HttpRequest) -> Result<(), PolicyError> {
-    let bucket = req.path().trim_matches('/').to_owned();
-    let (fields, file_size) = multipart_fields(req)?;
-    let file_size = file_size.ok_or_else(|| {
-        (
-            400,
-            "InvalidArgument",
-            "POST requires exactly one file upload per request.".to_owned(),
-        )
-    })?;
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    let policy_b64 = field("policy").ok_or_else(|| denied("no policy"))?;
-    let signature = field("x-amz-signature").ok_or_else(|| denied("no x-amz-signature"))?;
-    if field("x-amz-algorithm") != Some("AWS4-HMAC-SHA256") {
-        return Err(denied("x-amz-algorithm must be AWS4-HMAC-SHA256"));
-    }
-    let credential = field("x-amz-credential").ok_or_else(|| denied("no x-amz-credential"))?;
-    let parts: Vec<&str> = credential.split('/').collect();
-    let [access_key, date, region, "s3", "aws4_request"] = parts[..] else {
-        return Err(denied(format!("malformed x-amz-credential {credential:?}")));
-    };
-    if access_key != ACCESS_KEY {
-        return Err(denied(
-            "The AWS Access Key Id you provided does not exist in our records.",
-        ));
-    }
-    // SigV4: the signing key from the secret, date, region and service;
-    // the signature is over the base64 policy text.
-    let mut key = sign(format!("AWS4{SECRET_KEY}").as_bytes(), date.as_bytes());
-    for part in [region, "s3", "aws4_request"] {
-        key = sign(&key, part.as_bytes());
-    }
-    let expected: String = sign(&key, policy_b64.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    if expected != signature {
-        return Err((
-            403,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided."
-                .to_owned(),
-        ));
-    }
-    let policy: Value = STANDARD
-        .decode(policy_b64)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| {
-            (
-                400,
-                "InvalidPolicyDocument",
-                "policy is not base64 JSON".to_owned(),
-            )
-        })?;
-    let expiration = policy["expiration"]
-        .as_str()
-        .and_then(parse_iso8601)
-        .ok_or_else(|| {
-            (
-                400,
-                "InvalidPolicyDocument",
-                "no valid expiration".to_owned(),
-            )
-        })?;
-    if expiration <= now_secs() as i64 {
-        return Err(denied("Invalid according to Policy: Policy expired."));
-    }
-    let conditions = policy["conditions"]
-        .as_array()
-        .ok_or_else(|| (400, "InvalidPolicyDocument", "no conditions".to_owned()))?;
-    let value_of = |name: &str| -> Option<String> {
-        if name.eq_ignore_ascii_case("bucket") {
-            Some(bucket.clone())
-        } else {
-            field(name).map(str::to_owned)
-        }
-    };
-    let mut covered: HashSet<String> = HashSet::new();
-    let failed = |c: &Value| {
-        denied(format!(
-            "Invalid according to Policy: Policy Condition failed: {c}"
-        ))
-    };
-    for c in conditions {
-        match c {
-            Value::Object(m) if m.len() == 1 => {
-                let (name, want) = m.iter().next().unwrap();
-                covered.insert(name.to_ascii_lowercase());
-                if value_of(name).as_deref() != want.as_str() {
-                    return Err(failed(c));
-                }
-            }
-            Value::Array(a) if a.len() == 3 && a[0] == "content-length-range" => {
-                let (min, max) = (a[1].as_u64().unwrap_or(0), a[2].as_u64().unwrap_or(0));
-                if (file_size as u64) > max {
-                    return Err((
-                        400,
-                        "EntityTooLarge",
-                        "Your proposed upload exceeds the maximum allowed size".to_owned(),
-                    ));
-                }
-                if (file_size as u64) < min {
-                    return Err((
-                        400,
-                        "EntityTooSmall",
-                        "Your proposed upload is smaller than the minimum allowed size".to_owned(),
-                    ));
-                }
-            }
-            Value::Array(a) if a.len() == 3 => {
-                let (op, name, want) = (a[0].as_str(), a[1].as_str(), a[2].as_str());
-                let Some(name) = name.and_then(|n| n.strip_prefix('$')) else {
-                    return Err((400, "InvalidPolicyDocument", format!("bad condition {c}")));
-                };
-                covered.insert(name.to_ascii_lowercase());
-                let have = value_of(name).unwrap_or_default();
-                let ok = match (op, want) {
-                    (Some("eq"), Some(w)) => have == w,
-                    (Some("starts-with"), Some(w)) => have.starts_with(w),
-                    _ => return Err((400, "InvalidPolicyDocument", format!("bad condition {c}"))),
-                };
-                if !ok {
-                    return Err(failed(c));
-                }
-            }
-            _ => return Err((400, "InvalidPolicyDocument", format!("bad condition {c}"))),
-        }
-    }
-    // Every field but these must be named by a condition.
-    for (name, _) in &fields {
-        let lower = name.to_ascii_lowercase();
-        if matches!(lower.as_str(), "policy" | "x-amz-signature" | "file")
-            || lower.starts_with("x-ignore-")
-            || covered.contains(&lower)
-        {
-            continue;
-        }
-        return Err(denied(format!(
-            "Invalid according to Policy: Extra input fields: {name}"
-        )));
-    }
-    Ok(())
 }
 
 /// A static site on another origin: a custom CCP's page for the collector
