@@ -170,3 +170,29 @@ fn agents_sign_in_upload_and_see_who_hung_up_but_never_each_others() {
         );
     }
 }
+
+/// Not a check: the same stand-in, kept running so that a person can try the
+/// page by hand with a log of their own (`scripts/upload-page.sh`). Sign in
+/// with any user name; each name is its own agent with its own folder.
+#[test]
+#[ignore = "serves until stopped; scripts/upload-page.sh runs it"]
+fn serve_the_upload_page_for_a_person() {
+    let moto = Moto::start();
+    let max_bytes: u64 = std::env::var("MAX_OBJECT_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100 << 20);
+    let gateway = Gateway::start(
+        &moto,
+        GatewayOptions {
+            max_bytes,
+            ..GatewayOptions::default()
+        },
+    );
+    println!("upload page: {}/", gateway.origin);
+    println!("sign in with any user name (no password); Ctrl-C stops everything");
+    println!("results land in moto at {} (bucket {BUCKET})", moto.endpoint);
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
