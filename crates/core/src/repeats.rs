@@ -131,12 +131,20 @@ pub fn map_position(p: usize, marks: &[(usize, usize)]) -> usize {
 }
 
 /// Entries this large become the template for the next ones of their kind.
-pub(crate) const TEMPLATE_MIN_BYTES: usize = 1024;
+/// Small entries repeat too (heartbeats, idle snapshots in a compact log,
+/// API lines: equal but for their timestamps), and in a compact or NDJSON
+/// log they are most of the entries: scanning each costs several times the
+/// comparison. Below this size an entry is too short for either to matter.
+pub(crate) const TEMPLATE_MIN_BYTES: usize = 128;
+/// Entries from this size on are "large" templates, kept apart from the
+/// small ones: the many kinds of small lines (every softphone line of a
+/// call shares a kind) must not push out the snapshot's template.
+const LARGE_TEMPLATE_BYTES: usize = 1024;
 /// How much longer than the template a repeat may be (longer digit runs, a
 /// longer token).
 pub(crate) const TEMPLATE_SLACK: usize = 256;
 
-/// The last large entry that was scanned in full. Agent snapshots make up
+/// The last entry of its kind that was scanned in full. Agent snapshots make up
 /// most of a log and, between state changes, repeat the previous one except
 /// for digits (timestamps, `skew`) and the opaque `nextToken`. Such a repeat
 /// is recognized by a byte comparison, much cheaper than a structural scan:
@@ -152,15 +160,6 @@ pub(crate) struct Template<F> {
 }
 
 impl<F> Template<F> {
-    pub(crate) fn new(bytes: &[u8], fields: F, index: u64) -> Template<F> {
-        Template {
-            bytes: bytes.to_vec(),
-            fields,
-            index,
-            token: next_token_quotes(bytes),
-        }
-    }
-
     /// Whether `new` starts with a repeat of the template; see
     /// [`repeat_marks`]. The marks go into `marks`.
     pub(crate) fn matches(&self, new: &[u8], marks: &mut Vec<(usize, usize)>) -> Option<usize> {
@@ -217,8 +216,8 @@ const MAX_TEMPLATES: usize = 8;
 /// constant plus one entry (a single template may be larger, alone).
 const TEMPLATE_BUDGET: usize = 2 << 20;
 
-/// The last large entry of each recent kind (see [`kind_key`]), most
-/// recently used last.
+/// The last entry of each recent kind (see [`kind_key`]), most recently used
+/// last; large and small ones are bounded apart.
 pub(crate) struct Templates<F> {
     slots: Vec<(u64, Template<F>)>,
     bytes: usize,
@@ -246,22 +245,59 @@ impl<F> Templates<F> {
             .map(|(_, t)| t)
     }
 
-    /// Makes `template` the one for `key`, replacing the previous one and
-    /// forgetting the least recently stored kinds beyond the bounds.
-    pub(crate) fn store(&mut self, key: u64, template: Template<F>) {
+    /// Makes the entry `bytes` the template for `key`, replacing the
+    /// previous one and forgetting the least recently stored kinds beyond
+    /// the bounds: at most [`MAX_TEMPLATES`] large and as many small ones
+    /// (each size class evicts only its own), all within
+    /// [`TEMPLATE_BUDGET`]. The storage of a replaced or evicted template is
+    /// reused: small entries become templates often, and this keeps that
+    /// from allocating each time.
+    pub(crate) fn store_with(&mut self, key: u64, bytes: &[u8], fields: F, index: u64) {
+        let mut spare = None;
         if let Some(i) = self.slots.iter().position(|(k, _)| *k == key) {
             let (_, old) = self.slots.remove(i);
             self.bytes -= old.bytes.len();
+            spare = Some(old.bytes);
         }
-        while !self.slots.is_empty()
-            && (self.slots.len() >= MAX_TEMPLATES
-                || self.bytes + template.bytes.len() > TEMPLATE_BUDGET)
-        {
-            let (_, old) = self.slots.remove(0);
+        let large = bytes.len() >= LARGE_TEMPLATE_BYTES;
+        loop {
+            let class = self
+                .slots
+                .iter()
+                .filter(|(_, t)| (t.bytes.len() >= LARGE_TEMPLATE_BYTES) == large)
+                .count();
+            let victim = if class >= MAX_TEMPLATES {
+                self.slots
+                    .iter()
+                    .position(|(_, t)| (t.bytes.len() >= LARGE_TEMPLATE_BYTES) == large)
+            } else if !self.slots.is_empty() && self.bytes + bytes.len() > TEMPLATE_BUDGET {
+                Some(0)
+            } else {
+                None
+            };
+            let Some(i) = victim else { break };
+            let (_, old) = self.slots.remove(i);
             self.bytes -= old.bytes.len();
+            spare.get_or_insert(old.bytes);
         }
-        self.bytes += template.bytes.len();
-        self.slots.push((key, template));
+        let mut kept = spare.unwrap_or_default();
+        kept.clear();
+        kept.extend_from_slice(bytes);
+        // A buffer kept from a much larger template would hold its memory.
+        if kept.capacity() > 2 * bytes.len().max(LARGE_TEMPLATE_BYTES) {
+            kept.shrink_to(bytes.len());
+        }
+        self.bytes += kept.len();
+        let token = next_token_quotes(&kept);
+        self.slots.push((
+            key,
+            Template {
+                bytes: kept,
+                fields,
+                index,
+                token,
+            },
+        ));
     }
 }
 
@@ -357,16 +393,43 @@ mod tests {
     fn templates_stay_within_their_bounds() {
         let mut t = Templates::default();
         for k in 0..20u64 {
-            t.store(k % 10, Template::new(&[b'x'; 2000], (), k));
+            t.store_with(k % 10, &[b'x'; 2000], (), k);
         }
         assert_eq!(t.slots.len(), MAX_TEMPLATES);
         assert_eq!(t.get(9).map(|t| t.index), Some(19));
         assert!(t.get(0).is_none());
-        t.store(3, Template::new(&vec![b'y'; TEMPLATE_BUDGET], (), 99));
+        t.store_with(3, &vec![b'y'; TEMPLATE_BUDGET], (), 99);
         assert_eq!(t.slots.len(), 1);
         assert_eq!(t.bytes, TEMPLATE_BUDGET);
-        t.store(4, Template::new(&[b'z'; 10], (), 100));
+        t.store_with(4, &[b'z'; 10], (), 100);
         assert_eq!(t.slots.len(), 1);
         assert_eq!(t.get(4).map(|t| t.index), Some(100));
+    }
+
+    #[test]
+    fn small_templates_never_push_out_large_ones() {
+        let mut t = Templates::default();
+        for k in 0..MAX_TEMPLATES as u64 {
+            t.store_with(k, &[b'x'; 2000], (), k);
+        }
+        for k in 100..200u64 {
+            t.store_with(k, &[b's'; 300], (), k);
+        }
+        assert_eq!(t.slots.len(), 2 * MAX_TEMPLATES);
+        for k in 0..MAX_TEMPLATES as u64 {
+            assert_eq!(t.get(k).map(|t| t.index), Some(k));
+        }
+        assert!(t.get(100).is_none());
+        assert_eq!(t.get(199).map(|t| t.bytes.len()), Some(300));
+        // A replaced template's storage is reused, never kept oversized.
+        t.store_with(199, &[b'q'; 150], (), 300);
+        assert_eq!(
+            t.get(199).map(|t| t.bytes.as_slice()),
+            Some(&[b'q'; 150][..])
+        );
+        assert_eq!(
+            t.bytes,
+            MAX_TEMPLATES * 2000 + (MAX_TEMPLATES - 1) * 300 + 150
+        );
     }
 }

@@ -17,7 +17,7 @@ mod swar;
 
 use crate::document::{Format, RejectKind, Rejection};
 use crate::options::Limits;
-use crate::repeats::{self, KIND_WINDOW, TEMPLATE_MIN_BYTES, TEMPLATE_SLACK, Template, Templates};
+use crate::repeats::{self, KIND_WINDOW, TEMPLATE_MIN_BYTES, TEMPLATE_SLACK, Templates};
 use crate::time::Millis;
 use fields::{Field, Fields, Span, build_entry};
 use swar::{find_quote_or_backslash, skip_plain, skip_ws};
@@ -106,10 +106,11 @@ pub struct LogReader<'r> {
     mode: Mode,
     format: Format,
     elements: u64,
-    /// The last large entry of each kind: real logs interleave several
-    /// kinds of large entries (snapshots and the AWS client's responses
-    /// carrying the same snapshot, configuration polls, metrics), so the
-    /// previous large entry is seldom the one an entry repeats.
+    /// The last entry of each kind (of at least `TEMPLATE_MIN_BYTES`): real
+    /// logs interleave several kinds of entries (snapshots and the AWS
+    /// client's responses carrying the same snapshot, configuration polls,
+    /// metrics, heartbeats), so the previous entry is seldom the one an
+    /// entry repeats.
     templates: Templates<Fields>,
     text_key: memchr::memmem::Finder<'static>,
     /// Where a repeat realigns with its template; kept across entries so a
@@ -697,8 +698,7 @@ impl<'r> LogReader<'r> {
         if self.reuse_repeats && e - s >= TEMPLATE_MIN_BYTES {
             let bytes = &self.buf[s..e];
             let key = repeats::kind_key(bytes, &self.text_key);
-            self.templates
-                .store(key, Template::new(bytes, fields, index));
+            self.templates.store_with(key, bytes, fields, index);
         }
         self.pos = e;
         self.elements += 1;
