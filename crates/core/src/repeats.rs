@@ -12,7 +12,18 @@
 /// The quotes around the string value of the first `"nextToken"` member,
 /// when that value is a plain string (no escapes).
 pub fn next_token_quotes(raw: &[u8]) -> Option<(usize, usize)> {
-    let key = memchr::memmem::find(raw, b"\"nextToken\"")? + 11;
+    next_token_quotes_with(raw, &memchr::memmem::Finder::new(TOKEN_KEY))
+}
+
+const TOKEN_KEY: &[u8] = b"\"nextToken\"";
+
+/// [`next_token_quotes`] with a searcher built once: building one costs more
+/// than searching a small entry, and every entry scanned becomes a template.
+fn next_token_quotes_with(
+    raw: &[u8],
+    finder: &memchr::memmem::Finder<'_>,
+) -> Option<(usize, usize)> {
+    let key = finder.find(raw)? + TOKEN_KEY.len();
     let open = key + memchr::memchr(b'"', &raw[key..])?;
     if raw[key..open]
         .iter()
@@ -188,10 +199,7 @@ pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u
     let window = &bytes[..bytes.len().min(KIND_WINDOW)];
     let from = text_key.find(window).unwrap_or(0);
     let rest = &window[from..window.len().min(from + KIND_TEXT_BYTES)];
-    let stretch = &rest[..rest
-        .iter()
-        .position(u8::is_ascii_digit)
-        .unwrap_or(rest.len())];
+    let stretch = &rest[..first_digit(rest)];
     let word = |at: usize| {
         let mut w = [0u8; 8];
         let end = (at + 8).min(stretch.len());
@@ -208,6 +216,33 @@ pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u
     h
 }
 
+/// The position of the first ASCII digit in `s` (or its length), eight
+/// bytes at a time: this runs for every entry.
+fn first_digit(s: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        // `^ '0'` maps the digits, and only them, to 0..=9 with the high
+        // bit clear; `(x & 0x7f) + (0x80 - 10)` then sets the high bit of
+        // exactly the bytes of 10 and more (no carry crosses a byte), so its
+        // complement marks those below 10; `& !x` drops the bytes whose own
+        // high bit was set.
+        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'0'));
+        let hits = !((x & LOWS) + ONES * (0x80 - 10)) & !x & !LOWS;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + s[i..]
+        .iter()
+        .position(u8::is_ascii_digit)
+        .unwrap_or(s.len() - i)
+}
+
 /// At most this many kinds are remembered: a log's large entries come in a
 /// handful of kinds (snapshots, the AWS client's responses to them,
 /// configuration polls, metrics and reports).
@@ -221,6 +256,7 @@ const TEMPLATE_BUDGET: usize = 2 << 20;
 pub(crate) struct Templates<F> {
     slots: Vec<(u64, Template<F>)>,
     bytes: usize,
+    token_key: memchr::memmem::Finder<'static>,
 }
 
 impl<F> Default for Templates<F> {
@@ -228,6 +264,7 @@ impl<F> Default for Templates<F> {
         Templates {
             slots: Vec::new(),
             bytes: 0,
+            token_key: memchr::memmem::Finder::new(TOKEN_KEY),
         }
     }
 }
@@ -288,7 +325,7 @@ impl<F> Templates<F> {
             kept.shrink_to(bytes.len());
         }
         self.bytes += kept.len();
-        let token = next_token_quotes(&kept);
+        let token = next_token_quotes_with(&kept, &self.token_key);
         self.slots.push((
             key,
             Template {
@@ -404,6 +441,24 @@ mod tests {
         t.store_with(4, &[b'z'; 10], (), 100);
         assert_eq!(t.slots.len(), 1);
         assert_eq!(t.get(4).map(|t| t.index), Some(100));
+    }
+
+    #[test]
+    fn the_first_digit_is_found_at_every_position() {
+        for len in 0..40 {
+            let plain: Vec<u8> = (0..len).map(|k| b"/:aZ \xb0\xb9\x10"[k % 8]).collect();
+            assert_eq!(first_digit(&plain), len);
+            for at in 0..len {
+                for d in b'0'..=b'9' {
+                    let mut s = plain.clone();
+                    s[at] = d;
+                    if at + 2 < len {
+                        s[at + 2] = b'5';
+                    }
+                    assert_eq!(first_digit(&s), at);
+                }
+            }
+        }
     }
 
     #[test]

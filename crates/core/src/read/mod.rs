@@ -116,6 +116,10 @@ pub struct LogReader<'r> {
     /// Where a repeat realigns with its template; kept across entries so a
     /// repeat costs no allocation.
     marks: Vec<(usize, usize)>,
+    /// The kind of the entry at this absolute offset, read when looking for
+    /// its template: kept so an entry that is scanned after all and becomes
+    /// a template is not read for its kind twice.
+    kind: Option<(u64, u64)>,
     reuse_repeats: bool,
 }
 
@@ -182,6 +186,7 @@ impl<'r> LogReader<'r> {
             templates: Templates::default(),
             text_key: memchr::memmem::Finder::new(b"\"text\""),
             marks: Vec::new(),
+            kind: None,
             reuse_repeats,
         })
     }
@@ -697,7 +702,10 @@ impl<'r> LogReader<'r> {
         }
         if self.reuse_repeats && e - s >= TEMPLATE_MIN_BYTES {
             let bytes = &self.buf[s..e];
-            let key = repeats::kind_key(bytes, &self.text_key);
+            let key = match self.kind {
+                Some((at, key)) if at == self.base + s as u64 => key,
+                _ => repeats::kind_key(bytes, &self.text_key),
+            };
             self.templates.store_with(key, bytes, fields, index);
         }
         self.pos = e;
@@ -724,6 +732,7 @@ impl<'r> LogReader<'r> {
             }
         }
         let key = repeats::kind_key(&self.buf[self.pos..self.filled], &self.text_key);
+        self.kind = Some((self.abs(self.pos), key));
         let Some(need) = self
             .templates
             .get(key)
