@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use super::swar::find_backslash;
 use super::{Entry, Item, ReadError, first_line, malformed_entry};
 use crate::time::{Millis, parse_iso8601};
 
@@ -123,9 +124,9 @@ fn unescape_common(body: &[u8]) -> Option<String> {
     }
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
-    while let Some(k) = memchr::memchr(b'\\', &body[i..]) {
-        out.extend_from_slice(&body[i..i + k]);
-        out.push(match body.get(i + k + 1)? {
+    while let Some(at) = find_backslash(body, i) {
+        out.extend_from_slice(&body[i..at]);
+        out.push(match body.get(at + 1)? {
             b'"' => b'"',
             b'\\' => b'\\',
             b'/' => b'/',
@@ -136,7 +137,7 @@ fn unescape_common(body: &[u8]) -> Option<String> {
             b'f' => 0x0c,
             _ => return None,
         });
-        i += k + 2;
+        i = at + 2;
     }
     out.extend_from_slice(&body[i..]);
     String::from_utf8(out).ok()
