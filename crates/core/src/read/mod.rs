@@ -939,7 +939,28 @@ impl<'r> LogReader<'r> {
     /// Skips the string whose opening quote is at `open`. Returns the index
     /// after its closing quote and whether it holds escapes. `start` is the
     /// entry start, kept (and moved) across refills.
+    ///
+    /// Inlined for the common case (a string without escapes, whole in the
+    /// buffer): an entry is mostly short member names and values, and the
+    /// call cost as much as the search. Everything else is the general
+    /// loop's, which gives the same answer for the common case too.
+    #[inline(always)]
     fn skip_string(&mut self, start: &mut usize, open: usize) -> Result<(usize, bool), ReadError> {
+        if let Some(k) = find_quote_or_backslash(&self.buf[..self.filled], open + 1)
+            && self.buf[k] == b'"'
+            && k - open <= self.limits.max_string_bytes + 1
+        {
+            return Ok((k + 1, false));
+        }
+        self.skip_string_general(start, open)
+    }
+
+    #[inline(never)]
+    fn skip_string_general(
+        &mut self,
+        start: &mut usize,
+        open: usize,
+    ) -> Result<(usize, bool), ReadError> {
         let rel_open = open - *start;
         let mut i = open + 1;
         let mut escaped = false;
