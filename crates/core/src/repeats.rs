@@ -202,9 +202,15 @@ pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u
     let stretch = &rest[..first_digit(rest)];
     let word = |at: usize| {
         let mut w = [0u8; 8];
-        let end = (at + 8).min(stretch.len());
-        if at < end {
-            w[..end - at].copy_from_slice(&stretch[at..end]);
+        match stretch.get(at..at + 8) {
+            // The usual case, a fixed-size copy: a single load.
+            Some(whole) => w.copy_from_slice(whole),
+            None => {
+                let end = (at + 8).min(stretch.len());
+                if at < end {
+                    w[..end - at].copy_from_slice(&stretch[at..end]);
+                }
+            }
         }
         u64::from_le_bytes(w)
     };
