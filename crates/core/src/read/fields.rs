@@ -66,6 +66,15 @@ impl Fields {
         }
     }
 
+    /// The string values among these (`text`, `time`, `agentResourceId`),
+    /// as (opening quote, closing quote + 1); `(0, 0)` where there is none.
+    pub(super) fn string_spans(&self) -> [(usize, usize); 3] {
+        [self.text, self.time, self.agent].map(|s| match s {
+            Some(s) if s.string => (s.from, s.to),
+            _ => (0, 0),
+        })
+    }
+
     pub(super) fn set(&mut self, field: Field, span: Span) {
         let slot = match field {
             Field::Text => &mut self.text,

@@ -706,7 +706,9 @@ impl<'r> LogReader<'r> {
                 Some((at, key)) if at == self.base + s as u64 => key,
                 _ => repeats::kind_key(bytes, &self.text_key),
             };
-            self.templates.store_with(key, bytes, fields, index);
+            let strings = fields.string_spans();
+            self.templates
+                .store_with(key, bytes, fields, strings, index);
         }
         self.pos = e;
         self.elements += 1;
