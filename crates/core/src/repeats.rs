@@ -212,6 +212,10 @@ pub fn number_runs(raw: &[u8]) -> Vec<(usize, NumberPart)> {
     let mut runs = Vec::new();
     let mut i = 0;
     while i < raw.len() {
+        i = next_quote_or_digit(raw, i);
+        if i == raw.len() {
+            break;
+        }
         match raw[i] {
             b'"' => {
                 i += 1;
@@ -242,6 +246,32 @@ pub fn number_runs(raw: &[u8]) -> Vec<(usize, NumberPart)> {
         }
     }
     runs
+}
+
+/// The next `"` or ASCII digit at or after `i` (or `s.len()`), eight bytes
+/// at a time: between strings a pretty entry is mostly indentation.
+fn next_quote_or_digit(s: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    while i + 8 <= s.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        // Digits as in `first_digit`; quotes by the exact zero-byte test.
+        let x = w ^ (ONES * u64::from(b'0'));
+        let digits = !((x & LOWS) + ONES * (0x80 - 10)) & !x & !LOWS;
+        let q = w ^ (ONES * u64::from(b'"'));
+        let quotes = !((q & LOWS).wrapping_add(LOWS) | q | LOWS);
+        let hits = digits | quotes;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + s[i..]
+        .iter()
+        .position(|&c| c == b'"' || c.is_ascii_digit())
+        .unwrap_or(s.len() - i)
 }
 
 /// Whether `a` and `b` are wholly the same in this sense.
@@ -579,6 +609,25 @@ mod tests {
             1,
         );
         assert!(templates.get(1).is_none());
+    }
+
+    #[test]
+    fn the_next_quote_or_digit_is_found_at_every_position() {
+        for len in 0..40 {
+            let plain: Vec<u8> = (0..len).map(|k| b" \n{:a/\xa2\xb0"[k % 8]).collect();
+            assert_eq!(next_quote_or_digit(&plain, 0), len);
+            for at in 0..len {
+                for hit in [b'"', b'0', b'9'] {
+                    let mut s = plain.clone();
+                    s[at] = hit;
+                    if at + 2 < len {
+                        s[at + 2] = b'"';
+                    }
+                    assert_eq!(next_quote_or_digit(&s, 0), at);
+                    assert_eq!(next_quote_or_digit(&s, at), at);
+                }
+            }
+        }
     }
 
     #[test]
