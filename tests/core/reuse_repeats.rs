@@ -77,3 +77,38 @@ fn same_on_both_paths(config: &SampleConfig, what: &str) {
         .to_json_line();
     assert!(trickled == whole, "{what}, trickled");
 }
+
+/// A repeat may differ from its template only in digit runs; a digit run
+/// changed into an invalid number (a leading zero, a changed exponent) is
+/// no repeat, so the fast path rejects or skips what the reference path
+/// does. Small entries (heartbeats) are templates too.
+#[test]
+fn digit_runs_that_break_a_number_give_the_same_document_on_both_paths() {
+    let entry = |line: &str, time: &str, pad: usize| {
+        format!(
+            r#"{{"component":"ccp","level":"INFO","text":"Sending heartbeat {}","time":"2025-03-11T13:20:{time}Z","line":{line},"objects":[{{"n":{line}}}]}}"#,
+            "x".repeat(pad)
+        )
+    };
+    for pad in [10, 2000] {
+        for (first, second) in [
+            ("10", "01"),
+            ("0", "00"),
+            ("-3", "-03"),
+            ("2e5", "2e500"),
+            ("1.5", "01.5"),
+            ("7", "1234567890123456789012"),
+            ("7", "9".repeat(400).as_str()),
+            ("10", "9"),
+        ] {
+            let log = format!(
+                "[{},{},{}]",
+                entry(first, "37.727", pad),
+                entry(second, "08.015", pad),
+                entry(first, "39.1", pad)
+            );
+            let (fast, reference) = both_paths(log.as_bytes());
+            assert!(fast == reference, "{first} then {second}, pad {pad}");
+        }
+    }
+}

@@ -9,10 +9,23 @@
 //! string. The reader uses this to skip rescanning such entries, the
 //! recognizer to reuse a parse.
 
+use std::cell::OnceCell;
+
 /// The quotes around the string value of the first `"nextToken"` member,
 /// when that value is a plain string (no escapes).
 pub fn next_token_quotes(raw: &[u8]) -> Option<(usize, usize)> {
-    let key = memchr::memmem::find(raw, b"\"nextToken\"")? + 11;
+    next_token_quotes_with(raw, &memchr::memmem::Finder::new(TOKEN_KEY))
+}
+
+const TOKEN_KEY: &[u8] = b"\"nextToken\"";
+
+/// [`next_token_quotes`] with a searcher built once: building one costs more
+/// than searching a small entry, and every entry scanned becomes a template.
+fn next_token_quotes_with(
+    raw: &[u8],
+    finder: &memchr::memmem::Finder<'_>,
+) -> Option<(usize, usize)> {
+    let key = finder.find(raw)? + TOKEN_KEY.len();
     let open = key + memchr::memchr(b'"', &raw[key..])?;
     if raw[key..open]
         .iter()
@@ -33,7 +46,7 @@ pub fn repeat_marks(
     new: &[u8],
 ) -> Option<(usize, Vec<(usize, usize)>)> {
     let mut marks = Vec::new();
-    repeat_marks_into(model, token, new, &mut marks).map(|len| (len, marks))
+    repeat_marks_into(model, token, &[], &OnceCell::new(), new, &mut marks).map(|len| (len, marks))
 }
 
 /// How many leading bytes `a` and `b` share. Equal runs between two digit
@@ -56,9 +69,18 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 
 /// [`repeat_marks`] into a buffer the caller keeps, so a repeat costs no
 /// allocation: `marks` is cleared first. Returns the repeat's length.
+///
+/// A digit run that changes inside a number (outside strings) must leave a
+/// valid JSON number that `serde_json` reads as well as the model's: no
+/// leading zero in its integer part, no change in its exponent, not too
+/// long (see [`number_runs`], worked out from `model` only when a leading
+/// zero appears, and kept in `numbers`). Otherwise the entry is no repeat,
+/// and the reader's scan and the parse judge it as the reference path does.
 pub fn repeat_marks_into(
     model: &[u8],
     token: Option<(usize, usize)>,
+    strings: &[(usize, usize)],
+    numbers: &OnceCell<Vec<(usize, NumberPart)>>,
     new: &[u8],
     marks: &mut Vec<(usize, usize)>,
 ) -> Option<usize> {
@@ -101,6 +123,16 @@ pub fn repeat_marks_into(
         if !(digit_t || digit_n) || !(in_run || (digit_t && digit_n)) {
             return None;
         }
+        // Where the changed run starts: the digits before the difference
+        // are equal on both sides.
+        let mut back = 0;
+        if in_run {
+            back = 1;
+            while back < i && t[i - 1 - back].is_ascii_digit() {
+                back += 1;
+            }
+        }
+        let (run_t, run_n) = (i - back, j - back);
         while i < t.len() && t[i].is_ascii_digit() {
             i += 1;
         }
@@ -110,12 +142,144 @@ pub fn repeat_marks_into(
         if j == new.len() && i < t.len() {
             return None;
         }
+        let run = &new[run_n..j];
+        let before = |k: usize| run_t.checked_sub(k).map_or(b' ', |k| t[k]);
+        let exponent = matches!(before(1), b'e' | b'E' | b'+')
+            || (before(1) == b'-' && matches!(before(2), b'e' | b'E'));
+        if (run[0] == b'0' || run.len() > MAX_CHANGED_RUN || exponent)
+            && !changed_run_is_valid(t, run_t, &t[run_t..i], run, strings, numbers)
+        {
+            return None;
+        }
         marks.push((i, j));
     }
 }
 
+/// A digit run changed to more digits than this is no repeat: a number that
+/// long may be beyond an `f64`'s range, which `serde_json` refuses.
+const MAX_CHANGED_RUN: usize = 300;
+
+/// Whether the digit run `was` of `model` at `run_t`, changed into `run`,
+/// still makes a JSON number `serde_json` reads as it read the model's
+/// (when the run is a number's, not a string's): no exponent changed (a run
+/// after `e`, `E` or an exponent's sign: a string's such runs only lose the
+/// fast path), no leading zero brought into an integer part, not too long.
+#[cold]
+fn changed_run_is_valid(
+    model: &[u8],
+    run_t: usize,
+    was: &[u8],
+    run: &[u8],
+    strings: &[(usize, usize)],
+    numbers: &OnceCell<Vec<(usize, NumberPart)>>,
+) -> bool {
+    let before = |k: usize| run_t.checked_sub(k).map(|k| model[k]);
+    if matches!(before(1), Some(b'e' | b'E' | b'+'))
+        || (before(1) == Some(b'-') && matches!(before(2), Some(b'e' | b'E')))
+        || run.len() > MAX_CHANGED_RUN
+    {
+        return false;
+    }
+    let leading_zero = |r: &[u8]| r.len() > 1 && r[0] == b'0';
+    // A run that had a leading zero already is a string's or a fraction's
+    // (the model was read as valid JSON); so is any run without one.
+    if !leading_zero(run) || leading_zero(was) {
+        return true;
+    }
+    // Inside a string the reader found (an entry's `time`): no number.
+    if strings.iter().any(|&(from, to)| from < run_t && run_t < to) {
+        return true;
+    }
+    // Fine in a string (a time's "08"); in a number's integer part, not JSON.
+    let runs = numbers.get_or_init(|| number_runs(model));
+    match runs.binary_search_by_key(&run_t, |&(at, _)| at) {
+        Ok(k) => runs[k].1 != NumberPart::Integer,
+        Err(_) => true,
+    }
+}
+
+/// Which part of a JSON number a digit run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberPart {
+    Integer,
+    Fraction,
+    Exponent,
+}
+
+/// Where the digit runs of the numbers in `raw` (JSON starting outside a
+/// string) begin, in order, and which part of its number each is.
+pub fn number_runs(raw: &[u8]) -> Vec<(usize, NumberPart)> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        i = next_quote_or_digit(raw, i);
+        if i == raw.len() {
+            break;
+        }
+        match raw[i] {
+            b'"' => {
+                i += 1;
+                while let Some(k) = memchr::memchr2(b'"', b'\\', &raw[i.min(raw.len())..]) {
+                    i += k;
+                    if raw[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
+                i += 1;
+            }
+            b'0'..=b'9' => {
+                let part = match i.checked_sub(1).map(|k| raw[k]) {
+                    Some(b'.') => NumberPart::Fraction,
+                    Some(b'e' | b'E' | b'+') => NumberPart::Exponent,
+                    Some(b'-') if i >= 2 && matches!(raw[i - 2], b'e' | b'E') => {
+                        NumberPart::Exponent
+                    }
+                    _ => NumberPart::Integer,
+                };
+                runs.push((i, part));
+                while i < raw.len() && raw[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    runs
+}
+
+/// The next `"` or ASCII digit at or after `i` (or `s.len()`), eight bytes
+/// at a time: between strings a pretty entry is mostly indentation.
+fn next_quote_or_digit(s: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    while i + 8 <= s.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        // Digits as in `first_digit`; quotes by the exact zero-byte test.
+        let x = w ^ (ONES * u64::from(b'0'));
+        let digits = !((x & LOWS) + ONES * (0x80 - 10)) & !x & !LOWS;
+        let q = w ^ (ONES * u64::from(b'"'));
+        let quotes = !((q & LOWS).wrapping_add(LOWS) | q | LOWS);
+        let hits = digits | quotes;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + s[i..]
+        .iter()
+        .position(|&c| c == b'"' || c.is_ascii_digit())
+        .unwrap_or(s.len() - i)
+}
+
 /// Whether `a` and `b` are wholly the same in this sense.
 pub fn same(a: &[u8], b: &[u8]) -> bool {
+    // A digit run changed inside a `\u` escape could leave an invalid one.
+    if memchr::memmem::find(a, b"\\u").is_some() {
+        return false;
+    }
     matches!(repeat_marks(a, next_token_quotes(a), b), Some((len, _)) if len == b.len())
 }
 
@@ -131,12 +295,20 @@ pub fn map_position(p: usize, marks: &[(usize, usize)]) -> usize {
 }
 
 /// Entries this large become the template for the next ones of their kind.
-pub(crate) const TEMPLATE_MIN_BYTES: usize = 1024;
+/// Small entries repeat too (heartbeats, idle snapshots in a compact log,
+/// API lines: equal but for their timestamps), and in a compact or NDJSON
+/// log they are most of the entries: scanning each costs several times the
+/// comparison. Below this size an entry is too short for either to matter.
+pub(crate) const TEMPLATE_MIN_BYTES: usize = 128;
+/// Entries from this size on are "large" templates, kept apart from the
+/// small ones: the many kinds of small lines (every softphone line of a
+/// call shares a kind) must not push out the snapshot's template.
+const LARGE_TEMPLATE_BYTES: usize = 1024;
 /// How much longer than the template a repeat may be (longer digit runs, a
 /// longer token).
 pub(crate) const TEMPLATE_SLACK: usize = 256;
 
-/// The last large entry that was scanned in full. Agent snapshots make up
+/// The last entry of its kind that was scanned in full. Agent snapshots make up
 /// most of a log and, between state changes, repeat the previous one except
 /// for digits (timestamps, `skew`) and the opaque `nextToken`. Such a repeat
 /// is recognized by a byte comparison, much cheaper than a structural scan:
@@ -149,22 +321,25 @@ pub(crate) struct Template<F> {
     pub(crate) index: u64,
     /// The quotes around the value of the template's `"nextToken"` member.
     token: Option<(usize, usize)>,
+    /// Its numbers' digit runs, worked out when first needed.
+    numbers: OnceCell<Vec<(usize, NumberPart)>>,
+    /// Strings the reader found in it (`time`, `text`, `agentResourceId`):
+    /// where a changed digit run needs no look at the numbers.
+    strings: [(usize, usize); 3],
 }
 
 impl<F> Template<F> {
-    pub(crate) fn new(bytes: &[u8], fields: F, index: u64) -> Template<F> {
-        Template {
-            bytes: bytes.to_vec(),
-            fields,
-            index,
-            token: next_token_quotes(bytes),
-        }
-    }
-
     /// Whether `new` starts with a repeat of the template; see
     /// [`repeat_marks`]. The marks go into `marks`.
     pub(crate) fn matches(&self, new: &[u8], marks: &mut Vec<(usize, usize)>) -> Option<usize> {
-        repeat_marks_into(&self.bytes, self.token, new, marks)
+        repeat_marks_into(
+            &self.bytes,
+            self.token,
+            &self.strings,
+            &self.numbers,
+            new,
+            marks,
+        )
     }
 }
 
@@ -189,15 +364,18 @@ pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u
     let window = &bytes[..bytes.len().min(KIND_WINDOW)];
     let from = text_key.find(window).unwrap_or(0);
     let rest = &window[from..window.len().min(from + KIND_TEXT_BYTES)];
-    let stretch = &rest[..rest
-        .iter()
-        .position(u8::is_ascii_digit)
-        .unwrap_or(rest.len())];
+    let stretch = &rest[..first_digit(rest)];
     let word = |at: usize| {
         let mut w = [0u8; 8];
-        let end = (at + 8).min(stretch.len());
-        if at < end {
-            w[..end - at].copy_from_slice(&stretch[at..end]);
+        match stretch.get(at..at + 8) {
+            // The usual case, a fixed-size copy: a single load.
+            Some(whole) => w.copy_from_slice(whole),
+            None => {
+                let end = (at + 8).min(stretch.len());
+                if at < end {
+                    w[..end - at].copy_from_slice(&stretch[at..end]);
+                }
+            }
         }
         u64::from_le_bytes(w)
     };
@@ -209,6 +387,33 @@ pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u
     h
 }
 
+/// The position of the first ASCII digit in `s` (or its length), eight
+/// bytes at a time: this runs for every entry.
+fn first_digit(s: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        // `^ '0'` maps the digits, and only them, to 0..=9 with the high
+        // bit clear; `(x & 0x7f) + (0x80 - 10)` then sets the high bit of
+        // exactly the bytes of 10 and more (no carry crosses a byte), so its
+        // complement marks those below 10; `& !x` drops the bytes whose own
+        // high bit was set.
+        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'0'));
+        let hits = !((x & LOWS) + ONES * (0x80 - 10)) & !x & !LOWS;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + s[i..]
+        .iter()
+        .position(u8::is_ascii_digit)
+        .unwrap_or(s.len() - i)
+}
+
 /// At most this many kinds are remembered: a log's large entries come in a
 /// handful of kinds (snapshots, the AWS client's responses to them,
 /// configuration polls, metrics and reports).
@@ -217,11 +422,13 @@ const MAX_TEMPLATES: usize = 8;
 /// constant plus one entry (a single template may be larger, alone).
 const TEMPLATE_BUDGET: usize = 2 << 20;
 
-/// The last large entry of each recent kind (see [`kind_key`]), most
-/// recently used last.
+/// The last entry of each recent kind (see [`kind_key`]), most recently used
+/// last; large and small ones are bounded apart.
 pub(crate) struct Templates<F> {
     slots: Vec<(u64, Template<F>)>,
     bytes: usize,
+    token_key: memchr::memmem::Finder<'static>,
+    unicode_escape: memchr::memmem::Finder<'static>,
 }
 
 impl<F> Default for Templates<F> {
@@ -229,6 +436,8 @@ impl<F> Default for Templates<F> {
         Templates {
             slots: Vec::new(),
             bytes: 0,
+            token_key: memchr::memmem::Finder::new(TOKEN_KEY),
+            unicode_escape: memchr::memmem::Finder::new(b"\\u"),
         }
     }
 }
@@ -246,22 +455,73 @@ impl<F> Templates<F> {
             .map(|(_, t)| t)
     }
 
-    /// Makes `template` the one for `key`, replacing the previous one and
-    /// forgetting the least recently stored kinds beyond the bounds.
-    pub(crate) fn store(&mut self, key: u64, template: Template<F>) {
+    /// Makes the entry `bytes` the template for `key`, replacing the
+    /// previous one and forgetting the least recently stored kinds beyond
+    /// the bounds: at most [`MAX_TEMPLATES`] large and as many small ones
+    /// (each size class evicts only its own), all within
+    /// [`TEMPLATE_BUDGET`]. The storage of a replaced or evicted template is
+    /// reused: small entries become templates often, and this keeps that
+    /// from allocating each time.
+    pub(crate) fn store_with(
+        &mut self,
+        key: u64,
+        bytes: &[u8],
+        fields: F,
+        strings: [(usize, usize); 3],
+        index: u64,
+    ) {
+        // A digit run changed inside a `\u` escape could leave an invalid
+        // one: such an entry is no template (they are rare in logs).
+        if self.unicode_escape.find(bytes).is_some() {
+            return;
+        }
+        let mut spare = None;
         if let Some(i) = self.slots.iter().position(|(k, _)| *k == key) {
             let (_, old) = self.slots.remove(i);
             self.bytes -= old.bytes.len();
+            spare = Some(old.bytes);
         }
-        while !self.slots.is_empty()
-            && (self.slots.len() >= MAX_TEMPLATES
-                || self.bytes + template.bytes.len() > TEMPLATE_BUDGET)
-        {
-            let (_, old) = self.slots.remove(0);
+        let large = bytes.len() >= LARGE_TEMPLATE_BYTES;
+        loop {
+            let class = self
+                .slots
+                .iter()
+                .filter(|(_, t)| (t.bytes.len() >= LARGE_TEMPLATE_BYTES) == large)
+                .count();
+            let victim = if class >= MAX_TEMPLATES {
+                self.slots
+                    .iter()
+                    .position(|(_, t)| (t.bytes.len() >= LARGE_TEMPLATE_BYTES) == large)
+            } else if !self.slots.is_empty() && self.bytes + bytes.len() > TEMPLATE_BUDGET {
+                Some(0)
+            } else {
+                None
+            };
+            let Some(i) = victim else { break };
+            let (_, old) = self.slots.remove(i);
             self.bytes -= old.bytes.len();
+            spare.get_or_insert(old.bytes);
         }
-        self.bytes += template.bytes.len();
-        self.slots.push((key, template));
+        let mut kept = spare.unwrap_or_default();
+        kept.clear();
+        kept.extend_from_slice(bytes);
+        // A buffer kept from a much larger template would hold its memory.
+        if kept.capacity() > 2 * bytes.len().max(LARGE_TEMPLATE_BYTES) {
+            kept.shrink_to(bytes.len());
+        }
+        self.bytes += kept.len();
+        let token = next_token_quotes_with(&kept, &self.token_key);
+        self.slots.push((
+            key,
+            Template {
+                bytes: kept,
+                fields,
+                index,
+                token,
+                numbers: OnceCell::new(),
+                strings,
+            },
+        ));
     }
 }
 
@@ -297,6 +557,76 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(other)
             );
+        }
+    }
+
+    /// A changed digit run never makes a repeat of an invalid number, or of
+    /// one `serde_json` could read differently: the entry is scanned and
+    /// parsed instead, as on the reference path.
+    #[test]
+    fn a_repeat_keeps_its_numbers_valid() {
+        let t = br#"{"a": 10, "b": [1.5, 2e5, -3], "t": "13:20:10.1", "s": "id"}"#;
+        for ok in [
+            &br#"{"a": 9, "b": [1.05, 2e5, -30], "t": "13:20:08.01", "s": "id"}"#[..],
+            br#"{"a": 0, "b": [100.5, 2e5, -0], "t": "13:20:00.0", "s": "id"}"#,
+        ] {
+            assert!(same(t, ok), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &br#"{"a": 01, "b": [1.5, 2e5, -3], "t": "13:20:10.1", "s": "id"}"#[..],
+            br#"{"a": 00, "b": [1.5, 2e5, -3], "t": "13:20:10.1", "s": "id"}"#,
+            br#"{"a": 10, "b": [01.5, 2e5, -3], "t": "13:20:10.1", "s": "id"}"#,
+            br#"{"a": 10, "b": [1.5, 2e5, -03], "t": "13:20:10.1", "s": "id"}"#,
+            br#"{"a": 10, "b": [1.5, 2e500, -3], "t": "13:20:10.1", "s": "id"}"#,
+        ] {
+            assert!(!same(t, bad), "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(
+            number_runs(br#"{"a": 10, "b": [1.5, 2e-5, -3], "c": "7\"8", "d": 9}"#),
+            [
+                (6, NumberPart::Integer),
+                (16, NumberPart::Integer),
+                (18, NumberPart::Fraction),
+                (21, NumberPart::Integer),
+                (24, NumberPart::Exponent),
+                (28, NumberPart::Integer),
+                (50, NumberPart::Integer),
+            ]
+        );
+        let long = format!(
+            r#"{{"a": {}, "b": [1.5, 2e5, -3], "t": "13:20:10.1", "s": "id"}}"#,
+            "9".repeat(301)
+        );
+        assert!(!same(t, long.as_bytes()));
+        // `\u` escapes: never the same (a digit in one may change).
+        assert!(!same(br#"{"a": "\u0041"}"#, br#"{"a": "\u0041"}"#));
+        let mut templates = Templates::default();
+        templates.store_with(
+            1,
+            br#"{"a": "\u0041", "pad": "......"}"#,
+            (),
+            [(0, 0); 3],
+            1,
+        );
+        assert!(templates.get(1).is_none());
+    }
+
+    #[test]
+    fn the_next_quote_or_digit_is_found_at_every_position() {
+        for len in 0..40 {
+            let plain: Vec<u8> = (0..len).map(|k| b" \n{:a/\xa2\xb0"[k % 8]).collect();
+            assert_eq!(next_quote_or_digit(&plain, 0), len);
+            for at in 0..len {
+                for hit in [b'"', b'0', b'9'] {
+                    let mut s = plain.clone();
+                    s[at] = hit;
+                    if at + 2 < len {
+                        s[at + 2] = b'"';
+                    }
+                    assert_eq!(next_quote_or_digit(&s, 0), at);
+                    assert_eq!(next_quote_or_digit(&s, at), at);
+                }
+            }
         }
     }
 
@@ -357,16 +687,61 @@ mod tests {
     fn templates_stay_within_their_bounds() {
         let mut t = Templates::default();
         for k in 0..20u64 {
-            t.store(k % 10, Template::new(&[b'x'; 2000], (), k));
+            t.store_with(k % 10, &[b'x'; 2000], (), [(0, 0); 3], k);
         }
         assert_eq!(t.slots.len(), MAX_TEMPLATES);
         assert_eq!(t.get(9).map(|t| t.index), Some(19));
         assert!(t.get(0).is_none());
-        t.store(3, Template::new(&vec![b'y'; TEMPLATE_BUDGET], (), 99));
+        t.store_with(3, &vec![b'y'; TEMPLATE_BUDGET], (), [(0, 0); 3], 99);
         assert_eq!(t.slots.len(), 1);
         assert_eq!(t.bytes, TEMPLATE_BUDGET);
-        t.store(4, Template::new(&[b'z'; 10], (), 100));
+        t.store_with(4, &[b'z'; 10], (), [(0, 0); 3], 100);
         assert_eq!(t.slots.len(), 1);
         assert_eq!(t.get(4).map(|t| t.index), Some(100));
+    }
+
+    #[test]
+    fn the_first_digit_is_found_at_every_position() {
+        for len in 0..40 {
+            let plain: Vec<u8> = (0..len).map(|k| b"/:aZ \xb0\xb9\x10"[k % 8]).collect();
+            assert_eq!(first_digit(&plain), len);
+            for at in 0..len {
+                for d in b'0'..=b'9' {
+                    let mut s = plain.clone();
+                    s[at] = d;
+                    if at + 2 < len {
+                        s[at + 2] = b'5';
+                    }
+                    assert_eq!(first_digit(&s), at);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn small_templates_never_push_out_large_ones() {
+        let mut t = Templates::default();
+        for k in 0..MAX_TEMPLATES as u64 {
+            t.store_with(k, &[b'x'; 2000], (), [(0, 0); 3], k);
+        }
+        for k in 100..200u64 {
+            t.store_with(k, &[b's'; 300], (), [(0, 0); 3], k);
+        }
+        assert_eq!(t.slots.len(), 2 * MAX_TEMPLATES);
+        for k in 0..MAX_TEMPLATES as u64 {
+            assert_eq!(t.get(k).map(|t| t.index), Some(k));
+        }
+        assert!(t.get(100).is_none());
+        assert_eq!(t.get(199).map(|t| t.bytes.len()), Some(300));
+        // A replaced template's storage is reused, never kept oversized.
+        t.store_with(199, &[b'q'; 150], (), [(0, 0); 3], 300);
+        assert_eq!(
+            t.get(199).map(|t| t.bytes.as_slice()),
+            Some(&[b'q'; 150][..])
+        );
+        assert_eq!(
+            t.bytes,
+            MAX_TEMPLATES * 2000 + (MAX_TEMPLATES - 1) * 300 + 150
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use super::swar::find_backslash;
 use super::{Entry, Item, ReadError, first_line, malformed_entry};
 use crate::time::{Millis, parse_iso8601};
 
@@ -65,6 +66,15 @@ impl Fields {
         }
     }
 
+    /// The string values among these (`text`, `time`, `agentResourceId`),
+    /// as (opening quote, closing quote + 1); `(0, 0)` where there is none.
+    pub(super) fn string_spans(&self) -> [(usize, usize); 3] {
+        [self.text, self.time, self.agent].map(|s| match s {
+            Some(s) if s.string => (s.from, s.to),
+            _ => (0, 0),
+        })
+    }
+
     pub(super) fn set(&mut self, field: Field, span: Span) {
         let slot = match field {
             Field::Text => &mut self.text,
@@ -123,9 +133,9 @@ fn unescape_common(body: &[u8]) -> Option<String> {
     }
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
-    while let Some(k) = memchr::memchr(b'\\', &body[i..]) {
-        out.extend_from_slice(&body[i..i + k]);
-        out.push(match body.get(i + k + 1)? {
+    while let Some(at) = find_backslash(body, i) {
+        out.extend_from_slice(&body[i..at]);
+        out.push(match body.get(at + 1)? {
             b'"' => b'"',
             b'\\' => b'\\',
             b'/' => b'/',
@@ -136,7 +146,7 @@ fn unescape_common(body: &[u8]) -> Option<String> {
             b'f' => 0x0c,
             _ => return None,
         });
-        i += k + 2;
+        i = at + 2;
     }
     out.extend_from_slice(&body[i..]);
     String::from_utf8(out).ok()

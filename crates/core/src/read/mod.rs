@@ -17,7 +17,7 @@ mod swar;
 
 use crate::document::{Format, RejectKind, Rejection};
 use crate::options::Limits;
-use crate::repeats::{self, KIND_WINDOW, TEMPLATE_MIN_BYTES, TEMPLATE_SLACK, Template, Templates};
+use crate::repeats::{self, KIND_WINDOW, TEMPLATE_MIN_BYTES, TEMPLATE_SLACK, Templates};
 use crate::time::Millis;
 use fields::{Field, Fields, Span, build_entry};
 use swar::{find_quote_or_backslash, skip_plain, skip_ws};
@@ -106,15 +106,20 @@ pub struct LogReader<'r> {
     mode: Mode,
     format: Format,
     elements: u64,
-    /// The last large entry of each kind: real logs interleave several
-    /// kinds of large entries (snapshots and the AWS client's responses
-    /// carrying the same snapshot, configuration polls, metrics), so the
-    /// previous large entry is seldom the one an entry repeats.
+    /// The last entry of each kind (of at least `TEMPLATE_MIN_BYTES`): real
+    /// logs interleave several kinds of entries (snapshots and the AWS
+    /// client's responses carrying the same snapshot, configuration polls,
+    /// metrics, heartbeats), so the previous entry is seldom the one an
+    /// entry repeats.
     templates: Templates<Fields>,
     text_key: memchr::memmem::Finder<'static>,
     /// Where a repeat realigns with its template; kept across entries so a
     /// repeat costs no allocation.
     marks: Vec<(usize, usize)>,
+    /// The kind of the entry at this absolute offset, read when looking for
+    /// its template: kept so an entry that is scanned after all and becomes
+    /// a template is not read for its kind twice.
+    kind: Option<(u64, u64)>,
     reuse_repeats: bool,
 }
 
@@ -181,6 +186,7 @@ impl<'r> LogReader<'r> {
             templates: Templates::default(),
             text_key: memchr::memmem::Finder::new(b"\"text\""),
             marks: Vec::new(),
+            kind: None,
             reuse_repeats,
         })
     }
@@ -696,9 +702,13 @@ impl<'r> LogReader<'r> {
         }
         if self.reuse_repeats && e - s >= TEMPLATE_MIN_BYTES {
             let bytes = &self.buf[s..e];
-            let key = repeats::kind_key(bytes, &self.text_key);
+            let key = match self.kind {
+                Some((at, key)) if at == self.base + s as u64 => key,
+                _ => repeats::kind_key(bytes, &self.text_key),
+            };
+            let strings = fields.string_spans();
             self.templates
-                .store(key, Template::new(bytes, fields, index));
+                .store_with(key, bytes, fields, strings, index);
         }
         self.pos = e;
         self.elements += 1;
@@ -724,6 +734,7 @@ impl<'r> LogReader<'r> {
             }
         }
         let key = repeats::kind_key(&self.buf[self.pos..self.filled], &self.text_key);
+        self.kind = Some((self.abs(self.pos), key));
         let Some(need) = self
             .templates
             .get(key)
@@ -930,7 +941,28 @@ impl<'r> LogReader<'r> {
     /// Skips the string whose opening quote is at `open`. Returns the index
     /// after its closing quote and whether it holds escapes. `start` is the
     /// entry start, kept (and moved) across refills.
+    ///
+    /// Inlined for the common case (a string without escapes, whole in the
+    /// buffer): an entry is mostly short member names and values, and the
+    /// call cost as much as the search. Everything else is the general
+    /// loop's, which gives the same answer for the common case too.
+    #[inline(always)]
     fn skip_string(&mut self, start: &mut usize, open: usize) -> Result<(usize, bool), ReadError> {
+        if let Some(k) = find_quote_or_backslash(&self.buf[..self.filled], open + 1)
+            && self.buf[k] == b'"'
+            && k - open <= self.limits.max_string_bytes + 1
+        {
+            return Ok((k + 1, false));
+        }
+        self.skip_string_general(start, open)
+    }
+
+    #[inline(never)]
+    fn skip_string_general(
+        &mut self,
+        start: &mut usize,
+        open: usize,
+    ) -> Result<(usize, bool), ReadError> {
         let rel_open = open - *start;
         let mut i = open + 1;
         let mut escaped = false;
