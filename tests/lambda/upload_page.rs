@@ -191,7 +191,10 @@ fn serve_the_upload_page_for_a_person() {
     );
     println!("upload page: {}/", gateway.origin);
     println!("sign in with any user name (no password); Ctrl-C stops everything");
-    println!("results land in moto at {} (bucket {BUCKET})", moto.endpoint);
+    println!(
+        "results land in moto at {} (bucket {BUCKET})",
+        moto.endpoint
+    );
     loop {
         std::thread::sleep(std::time::Duration::from_secs(60));
     }
