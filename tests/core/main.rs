@@ -26,5 +26,7 @@ mod sample_generator;
 mod scenarios;
 /// Every document the program writes matches `schema/result-v1.schema.json`.
 mod schema;
+/// The hand-written snapshot reader gives serde_json's answer or leaves it to serde.
+mod snapshot_reader;
 /// Each closed enum spells its wire names once: `as_str()`, serde and the schema agree.
 mod wire_names;

@@ -65,6 +65,15 @@ pub use document::{
 pub use error::SourceError;
 pub use options::{Limits, Options};
 
+/// Not part of the API: for the differential tests and the `snapshot_reader`
+/// fuzz target. `None` when the hand-written snapshot reader leaves `objects`
+/// to `serde_json`; otherwise whether both readers give the same snapshot.
+#[doc(hidden)]
+#[must_use]
+pub fn snapshot_readers_agree(objects: &[u8]) -> Option<bool> {
+    recognize::snapshot_readers_agree(objects)
+}
+
 /// Reads a CCP log (any shape, gzip or not) and classifies every call in it.
 ///
 /// Content problems never fail this function: they give a document with

@@ -5,9 +5,11 @@
 
 use std::rc::Rc;
 
+mod hand;
 mod objects;
 mod softphone;
 
+pub(crate) use objects::snapshot_readers_agree;
 pub use objects::{Sample, SnapContact, Snapshot};
 use objects::{api_params, parse_metrics, parse_snapshot, report_failures};
 use softphone::softphone_line;

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use super::{MAX_ID_BYTES, MAX_NAME_BYTES};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub agent_state: Option<String>,
     pub agent_state_type: Option<String>,
@@ -72,7 +72,8 @@ pub struct Sample {
 /// samples, but an entry's `objects` is uploader-controlled: a 16 MiB array
 /// of `{}` would otherwise become millions of structs, many times the size
 /// of the entry.
-struct Bounded<T, const N: usize>(Vec<T>);
+#[derive(Debug, PartialEq)]
+pub(super) struct Bounded<T, const N: usize>(pub(super) Vec<T>);
 
 impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Bounded<T, N> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -102,10 +103,10 @@ impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Bounded<T, N
 }
 
 /// Objects of one entry looked at (the one wanted is the first).
-const MAX_OBJECTS: usize = 8;
+pub(super) const MAX_OBJECTS: usize = 8;
 /// Contacts in one snapshot, and connections of one contact.
-const MAX_SNAPSHOT_CONTACTS: usize = 64;
-const MAX_CONNECTIONS: usize = 8;
+pub(super) const MAX_SNAPSHOT_CONTACTS: usize = 64;
+pub(super) const MAX_CONNECTIONS: usize = 8;
 /// Samples in one metrics report.
 const MAX_SAMPLES: usize = 1024;
 /// Largest `skew` taken as one (a day, in ms).
@@ -148,50 +149,50 @@ struct SnapshotObject<'a> {
     snapshot: Option<RawSnapshot<'a>>,
 }
 
-#[derive(Deserialize)]
-struct RawSnapshot<'a> {
+#[derive(Debug, PartialEq, Deserialize)]
+pub(super) struct RawSnapshot<'a> {
     #[serde(borrow, default)]
-    state: Option<RawState<'a>>,
+    pub(super) state: Option<RawState<'a>>,
     #[serde(default)]
-    skew: Option<f64>,
+    pub(super) skew: Option<f64>,
     #[serde(borrow, default)]
-    contacts: Option<Bounded<RawContact<'a>, MAX_SNAPSHOT_CONTACTS>>,
+    pub(super) contacts: Option<Bounded<RawContact<'a>, MAX_SNAPSHOT_CONTACTS>>,
 }
 
-#[derive(Deserialize)]
-struct RawState<'a> {
+#[derive(Debug, PartialEq, Deserialize)]
+pub(super) struct RawState<'a> {
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    pub(super) name: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "type")]
-    kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    timestamp: Option<Cow<'a, str>>,
+    pub(super) timestamp: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-struct RawContact<'a> {
+#[derive(Debug, PartialEq, Deserialize)]
+pub(super) struct RawContact<'a> {
     #[serde(borrow, rename = "contactId")]
-    contact_id: Cow<'a, str>,
+    pub(super) contact_id: Cow<'a, str>,
     #[serde(borrow, default, rename = "type")]
-    kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    state: Option<RawState<'a>>,
+    pub(super) state: Option<RawState<'a>>,
     #[serde(borrow, default, rename = "initiationMethod")]
-    initiation: Option<Cow<'a, str>>,
+    pub(super) initiation: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    connections: Option<Bounded<RawConnection<'a>, MAX_CONNECTIONS>>,
+    pub(super) connections: Option<Bounded<RawConnection<'a>, MAX_CONNECTIONS>>,
 }
 
-#[derive(Deserialize)]
-struct RawConnection<'a> {
+#[derive(Debug, PartialEq, Deserialize)]
+pub(super) struct RawConnection<'a> {
     #[serde(borrow, rename = "connectionId")]
-    connection_id: Cow<'a, str>,
+    pub(super) connection_id: Cow<'a, str>,
     #[serde(borrow, default, rename = "type")]
-    kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    state: Option<RawState<'a>>,
+    pub(super) state: Option<RawState<'a>>,
     #[serde(default)]
-    initial: Option<bool>,
+    pub(super) initial: Option<bool>,
 }
 
 /// A short value from a snapshot; longer ones are not what they claim.
@@ -199,9 +200,33 @@ fn owned(c: Option<Cow<'_, str>>) -> Option<String> {
     c.filter(|v| v.len() <= MAX_NAME_BYTES).map(Cow::into_owned)
 }
 
+/// The hand-written reader when it reads `objects` (the common shape),
+/// otherwise `serde_json`: both give the same raw snapshot (checked by
+/// `snapshot_readers_agree` in tests and the fuzz target).
 pub(super) fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
+    let raw = match super::hand::snapshot(objects) {
+        Some(raw) => raw,
+        None => serde_snapshot(objects)?,
+    };
+    Some(finish_snapshot(raw))
+}
+
+fn serde_snapshot(objects: &[u8]) -> Option<RawSnapshot<'_>> {
     let list: Bounded<SnapshotObject<'_>, MAX_OBJECTS> = serde_json::from_slice(objects).ok()?;
-    let raw = list.0.into_iter().find_map(|o| o.snapshot)?;
+    list.0.into_iter().find_map(|o| o.snapshot)
+}
+
+/// `None` when the hand-written reader leaves `objects` to `serde_json`;
+/// otherwise whether both give the same raw snapshot and the same
+/// [`Snapshot`].
+pub(crate) fn snapshot_readers_agree(objects: &[u8]) -> Option<bool> {
+    let hand = super::hand::snapshot(objects)?;
+    let serde = serde_snapshot(objects);
+    let same_raw = serde.as_ref() == Some(&hand);
+    Some(same_raw && serde.map(finish_snapshot) == Some(finish_snapshot(hand)))
+}
+
+fn finish_snapshot(raw: RawSnapshot<'_>) -> Snapshot {
     let (agent_state, agent_state_type) = match raw.state {
         Some(s) => (owned(s.name), owned(s.kind)),
         None => (None, None),
@@ -247,12 +272,12 @@ pub(super) fn parse_snapshot(objects: &[u8]) -> Option<Snapshot> {
         .skew
         .filter(|s| s.is_finite() && s.abs() <= MAX_SKEW_MS)
         .map(|s| s as i64);
-    Some(Snapshot {
+    Snapshot {
         agent_state,
         agent_state_type,
         skew,
         contacts,
-    })
+    }
 }
 
 #[derive(Deserialize)]

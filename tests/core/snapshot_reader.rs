@@ -1,0 +1,228 @@
+//! The hand-written snapshot reader against `serde_json`: on every fixture,
+//! generated logs of every layout, format and several seeds, and mutations
+//! of real snapshots, it either gives exactly serde's snapshot or leaves the
+//! input to serde — never a different answer.
+
+use ccp_disconnect_core::snapshot_readers_agree;
+use ccp_disconnect_sample::{Layout, SampleConfig, SampleFormat};
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+
+type Entry<'a> = HashMap<String, &'a RawValue>;
+
+/// The raw `objects` of every entry of an array or NDJSON log, as the
+/// reader hands them over (whitespace and all).
+fn objects_of(log: &[u8]) -> Vec<Vec<u8>> {
+    let raw = |e: Entry<'_>| e.get("objects").map(|o| o.get().as_bytes().to_vec());
+    if let Ok(entries) = serde_json::from_slice::<Vec<Entry<'_>>>(log) {
+        return entries.into_iter().filter_map(raw).collect();
+    }
+    log.split(|&b| b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Entry<'_>>(line).ok())
+        .filter_map(raw)
+        .collect()
+}
+
+fn is_snapshot(objects: &[u8]) -> bool {
+    memchr_find(objects, b"\"snapshot\"")
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Checks every `objects`; returns (snapshots, read by hand).
+fn check_all(all: &[Vec<u8>], what: &str) -> (usize, usize) {
+    let (mut snapshots, mut hand) = (0, 0);
+    for objects in all {
+        snapshots += usize::from(is_snapshot(objects));
+        if let Some(same) = snapshot_readers_agree(objects) {
+            assert!(same, "{what}: {}", String::from_utf8_lossy(objects));
+            hand += 1;
+        }
+    }
+    (snapshots, hand)
+}
+
+#[test]
+fn fixtures_read_alike() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let mut stack = vec![std::path::PathBuf::from(dir)];
+    let (mut snapshots, mut hand) = (0, 0);
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let (s, h) = check_all(&objects_of(&bytes), &path.display().to_string());
+        snapshots += s;
+        hand += h;
+    }
+    assert!(snapshots > 100, "{snapshots} snapshots in the fixtures");
+    // The common shape is the one the hand reader takes.
+    assert!(
+        hand * 10 >= snapshots * 9,
+        "{hand} of {snapshots} read by hand"
+    );
+}
+
+#[test]
+fn generated_logs_read_alike() {
+    let formats = [
+        SampleFormat::Pretty,
+        SampleFormat::Compact,
+        SampleFormat::Ndjson,
+    ];
+    for layout in Layout::ALL {
+        for (n, format) in formats.into_iter().enumerate() {
+            for seed in [1, 2, 7 + n as u64] {
+                let mut out = Vec::new();
+                let config = SampleConfig {
+                    layout,
+                    ..SampleConfig::new(400_000, seed, format)
+                };
+                ccp_disconnect_sample::generate(&mut out, &config).unwrap();
+                let what = format!("{layout:?} {format:?} seed {seed}");
+                let (snapshots, hand) = check_all(&objects_of(&out), &what);
+                assert!(snapshots > 50, "{what}: {snapshots} snapshots");
+                assert_eq!(
+                    hand, snapshots,
+                    "{what}: every generated snapshot read by hand"
+                );
+            }
+        }
+    }
+}
+
+/// xorshift64*: deterministic mutations without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const BYTES: &[u8] = b" \n\t\r\\\"u0,:{}[]n-1e.E+ab\x01\x7f\xc3\xa9\xff";
+const SNIPPETS: &[&str] = &[
+    r#""contactId":"x","#,
+    r#""contactId":null,"#,
+    r#""contactId":7,"#,
+    r#""connectionId":"k","#,
+    r#""skew":1.5,"#,
+    r#""skew":-0,"#,
+    r#""skew":1e3,"#,
+    r#""skew":12345678901234567890,"#,
+    r#""skew":"12","#,
+    r#""skew":null,"#,
+    r#""initial":true,"#,
+    r#""initial":"true","#,
+    r#""initial":null,"#,
+    r#""connections":null,"#,
+    r#""connections":{},"#,
+    r#""contacts":[],"#,
+    r#""contacts":null,"#,
+    r#""state":{},"#,
+    r#""state":null,"#,
+    r#""state":["a","b"],"#,
+    r#""snapshot":null,"#,
+    r#""snapshot":{},"#,
+    r#""type":"a\"b","#,
+    r#""type":"\u0041","#,
+    r#""name":"A\/B","#,
+    r#""name":5,"#,
+    r#""timestamp":"2025-01-01T00:00:00.000Z","#,
+    r#""unknown":{"a":[1,2.5,-3,true,false,null,"x\n"]},"#,
+    r#""unknown":1e400,"#,
+    r#""unknown":01,"#,
+    r#""unknown":"\ud800","#,
+    r#""unknown":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],"#,
+    r#""st\u0061te":{},"#,
+];
+
+fn mutate(base: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut m = base.to_vec();
+    for _ in 0..=rng.below(3) {
+        let at = rng.below(m.len() + 1).min(m.len());
+        match rng.below(7) {
+            0 => m.truncate(at),
+            1 => m.insert(at, BYTES[rng.below(BYTES.len())]),
+            2 if at < m.len() => {
+                m.remove(at);
+            }
+            3 if at < m.len() => m[at] = BYTES[rng.below(BYTES.len())],
+            4 => {
+                // A snippet after some `{`, as a first member.
+                if let Some(p) = m[at..].iter().position(|&b| b == b'{') {
+                    let s = SNIPPETS[rng.below(SNIPPETS.len())].as_bytes();
+                    let p = at + p + 1;
+                    m.splice(p..p, s.iter().copied());
+                }
+            }
+            5 => {
+                // An escape inside some string.
+                if let Some(p) = m[at..].iter().position(|&b| b == b'"') {
+                    let e: &[u8] = [&b"\\n"[..], b"\\u0061", b"\\\"", b"\\/", b"\\x"][rng.below(5)];
+                    let p = at + p + 1;
+                    m.splice(p..p, e.iter().copied());
+                }
+            }
+            _ => {
+                // Same value, other spelling: keys sorted (reordered), compact or pretty.
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m) {
+                    m = if rng.below(2) == 0 {
+                        serde_json::to_vec(&v).unwrap()
+                    } else {
+                        serde_json::to_vec_pretty(&v).unwrap()
+                    };
+                }
+            }
+        }
+    }
+    m
+}
+
+#[test]
+fn mutated_snapshots_read_alike_or_go_to_serde() {
+    let mut bases = Vec::new();
+    for (seed, format) in [(3, SampleFormat::Pretty), (4, SampleFormat::Compact)] {
+        let mut out = Vec::new();
+        ccp_disconnect_sample::generate(&mut out, &SampleConfig::new(200_000, seed, format))
+            .unwrap();
+        let all: Vec<_> = objects_of(&out)
+            .into_iter()
+            .filter(|o| is_snapshot(o))
+            .collect();
+        // Snapshots with contacts and connections are the interesting ones.
+        bases.extend(
+            all.into_iter()
+                .filter(|o| memchr_find(o, b"connectionId"))
+                .take(12),
+        );
+    }
+    assert!(bases.len() >= 12);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut hand, mut total) = (0, 0);
+    for base in &bases {
+        for _ in 0..3000 {
+            let m = mutate(base, &mut rng);
+            total += 1;
+            if let Some(same) = snapshot_readers_agree(&m) {
+                assert!(same, "{}", String::from_utf8_lossy(&m));
+                hand += 1;
+            }
+        }
+    }
+    // Both outcomes are exercised.
+    assert!(
+        hand > total / 10 && hand < total,
+        "{hand} of {total} read by hand"
+    );
+}
