@@ -7,7 +7,7 @@
 //! It builds the same raw structs `serde_json` would and never decides
 //! anything on its own: whenever the input departs from what it reads
 //! exactly like `serde_json` (any `\u` escape or escape in a value it keeps,
-//! control characters, invalid UTF-8, numbers other than short integers
+//! control characters, invalid UTF-8 anywhere, numbers other than short integers
 //! where a number is read, exponents or long numbers anywhere, known keys
 //! twice, structs written as arrays, deep nesting, arrays past their
 //! bound, trailing bytes) it returns `None` and the caller asks
