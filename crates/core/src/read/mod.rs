@@ -52,7 +52,7 @@ pub struct Entry<'a> {
     /// The agent's user id (Streams 1.6.4 and later).
     pub agent: Option<Cow<'a, str>>,
     /// This entry repeats entry N byte for byte, except for digit runs and
-    /// the value of a `nextToken` member (see [`Template`]).
+    /// the value of a `nextToken` member (see [`Template`](crate::repeats::Template)).
     pub repeats: Option<u64>,
 }
 
