@@ -56,6 +56,11 @@ const keyOf = async (page, n) => page.evaluate((i) => window.uploads[i], n);
 let successes = 0;
 try {
   const page = await context.newPage();
+  // Removes the S3 interceptions once their handlers have finished: a
+  // handler still sleeping (the slow upload below) would otherwise call
+  // route.continue() on a route that unroute() already let through, which
+  // throws outside any await ("Route is already handled!").
+  const unrouteS3 = () => page.unrouteAll({ behavior: 'wait' });
   const warnings = [];
   const errors = [];
   page.on('console', (m) => {
@@ -174,7 +179,7 @@ try {
   check(warnings.some((w) => /upload failed \(attempt 1 of 3\).*503 SlowDown.*retrying/.test(w)), 'the failure is logged (console.warn)', warnings.join(' | '));
   await sleep(DEBOUNCE_MS * 3);
   check(counts().grants === 4 && counts().posts === 4, 'one retry, no more', JSON.stringify(counts()));
-  await page.unroute(`${S3_ORIGIN}/**`);
+  await unrouteS3();
   successes += 1;
 
   // ---- every attempt fails: an error, and the next contact end carries it ----
@@ -187,7 +192,7 @@ try {
   check(counts().posts === 7, 'three attempts, then it stops (no storm)', JSON.stringify(counts()));
   await sleep(1500);
   check(counts().posts === 7 && counts().grants === 7, 'nothing while no contact ends', JSON.stringify(counts()));
-  await page.unroute(`${S3_ORIGIN}/**`);
+  await unrouteS3();
   await page.evaluate(() => window.ccpStub.call('55555555-0000-4000-8000-000000000002'));
   check(await until(() => counts().posts === 8), 'the next contact end uploads again', JSON.stringify(counts()));
   check(await until(async () => (await uploadsSeen(page)) === 4), 'that upload succeeded');
@@ -220,7 +225,7 @@ try {
   await sleep(3000);
   check(counts().posts === 10 && counts().grants === 10, 'after it, one upload for all the ends meanwhile', JSON.stringify(counts()));
   check(clicks.every((ms) => ms < 1000), 'the page answers clicks during uploads', JSON.stringify(clicks));
-  await page.unroute(`${S3_ORIGIN}/**`);
+  await unrouteS3();
   check(await until(async () => (await uploadsSeen(page)) === 6), 'both uploads succeeded');
   successes += 2;
 
