@@ -624,29 +624,34 @@ fn is_active(state: Option<&str>) -> bool {
 /// The snapshot note with the connections' state times, for a verdict
 /// that rests on which leg went first.
 fn describe_snapshot_times(c: &SnapContact, skew: Millis) -> String {
-    let mut s = format!("snapshot: contact {}", c.state.as_deref().unwrap_or("?"));
-    for k in &c.connections {
-        s.push_str(&format!(
-            "; {} connection {}",
-            k.kind.as_deref().unwrap_or("?"),
-            k.state.as_deref().unwrap_or("?")
-        ));
-        if let Some(t) = k.state_time {
-            s.push_str(&format!(" since {} (server)", format_iso8601(t)));
-        }
-    }
-    s.push_str(&format!("; skew {skew} ms"));
-    s
+    describe_snapshot(c, Some(skew))
 }
 
 fn describe_snapshot_contact(c: &SnapContact) -> String {
-    let mut s = format!("snapshot: contact {}", c.state.as_deref().unwrap_or("?"));
+    describe_snapshot(c, None)
+}
+
+/// The contact's and its connections' states; with the connections' state
+/// times and the skew when `skew` is given. Written into one string: these
+/// notes are made for many snapshots of a call.
+fn describe_snapshot(c: &SnapContact, skew: Option<Millis>) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(160);
+    s.push_str("snapshot: contact ");
+    s.push_str(c.state.as_deref().unwrap_or("?"));
     for k in &c.connections {
-        s.push_str(&format!(
-            "; {} connection {}",
-            k.kind.as_deref().unwrap_or("?"),
-            k.state.as_deref().unwrap_or("?")
-        ));
+        s.push_str("; ");
+        s.push_str(k.kind.as_deref().unwrap_or("?"));
+        s.push_str(" connection ");
+        s.push_str(k.state.as_deref().unwrap_or("?"));
+        if let (Some(_), Some(t)) = (skew, k.state_time) {
+            s.push_str(" since ");
+            s.push_str(&format_iso8601(t));
+            s.push_str(" (server)");
+        }
+    }
+    if let Some(skew) = skew {
+        let _ = write!(s, "; skew {skew} ms");
     }
     s
 }

@@ -326,20 +326,163 @@ pub(crate) struct Template<F> {
     /// Strings the reader found in it (`time`, `text`, `agentResourceId`):
     /// where a changed digit run needs no look at the numbers.
     strings: [(usize, usize); 3],
+    /// Its digit runs that changed in earlier repeats, in order: where the
+    /// next repeat will most likely differ too (see [`Template::matches`]).
+    changing: Vec<ChangingRun>,
 }
+
+/// A digit run of a template that changed in an earlier repeat, with what
+/// [`changed_run_is_valid`] would decide about it worked out once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ChangingRun {
+    from: usize,
+    to: usize,
+    /// Whether a leading zero may come into it (a string's or a fraction's
+    /// digits, or a run that had one already; not a number's integer
+    /// part), worked out when first needed: most changes bring none.
+    zero_ok: OnceCell<bool>,
+    /// An exponent's digits, which may not change at all.
+    exponent: bool,
+}
+
+/// At most this many changing runs are remembered per template (a snapshot
+/// has about ten); a repeat that differs elsewhere takes the general path.
+const MAX_CHANGING_RUNS: usize = 64;
 
 impl<F> Template<F> {
     /// Whether `new` starts with a repeat of the template; see
     /// [`repeat_marks`]. The marks go into `marks`.
-    pub(crate) fn matches(&self, new: &[u8], marks: &mut Vec<(usize, usize)>) -> Option<usize> {
-        repeat_marks_into(
+    ///
+    /// Consecutive repeats of a snapshot differ in the same places (the
+    /// times' seconds and milliseconds, `localTimestamp`, `skew`, the
+    /// token): the runs that changed before are tried first, the stretches
+    /// between them compared whole. That answer is the general one's
+    /// whenever it is a repeat (the same bytes are compared, the same runs
+    /// judged); anything else, a difference elsewhere included, goes to
+    /// [`repeat_marks_into`], whose changed runs are then remembered.
+    pub(crate) fn matches(&mut self, new: &[u8], marks: &mut Vec<(usize, usize)>) -> Option<usize> {
+        if !self.changing.is_empty()
+            && let Some(len) = self.matches_changing_runs(new, marks)
+        {
+            return Some(len);
+        }
+        let len = repeat_marks_into(
             &self.bytes,
             self.token,
             &self.strings,
             &self.numbers,
             new,
             marks,
-        )
+        )?;
+        self.learn(marks);
+        Some(len)
+    }
+
+    /// [`Self::matches`] stopping only at the remembered runs and the token.
+    fn matches_changing_runs(&self, new: &[u8], marks: &mut Vec<(usize, usize)>) -> Option<usize> {
+        let t = &self.bytes[..];
+        marks.clear();
+        marks.push((0, 0));
+        let (mut i, mut j) = (0, 0);
+        let mut token = self.token;
+        let mut runs = self.changing.iter().peekable();
+        loop {
+            let token_at = token.map(|(open, _)| open + 1);
+            let run_at = runs.peek().map(|r| r.from);
+            let stop = match (token_at, run_at) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) | (None, Some(a)) => a,
+                (None, None) => t.len(),
+            };
+            // Everything up to the next stop is the same bytes.
+            let fixed = new.get(j..j + (stop - i))?;
+            if t[i..stop] != *fixed {
+                return None;
+            }
+            j += stop - i;
+            i = stop;
+            if i == t.len() {
+                return Some(j);
+            }
+            if token_at == Some(i) {
+                let (_, close) = token.take()?;
+                let end = j + memchr::memchr2(b'"', b'\\', &new[j..])?;
+                if new[end] != b'"' {
+                    return None;
+                }
+                i = close;
+                j = end;
+                marks.push((i, j));
+                continue;
+            }
+            let run = runs.next()?;
+            let digits = new[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let (was, now) = (&t[run.from..run.to], &new[j..j + digits]);
+            if was != now
+                && (digits == 0
+                    || run.exponent
+                    || digits > MAX_CHANGED_RUN
+                    || (digits > 1 && now[0] == b'0' && !self.zero_ok(run)))
+            {
+                return None;
+            }
+            i = run.to;
+            j += digits;
+            marks.push((i, j));
+        }
+    }
+
+    /// See [`ChangingRun::zero_ok`]; decided as [`changed_run_is_valid`]
+    /// decides.
+    fn zero_ok(&self, run: &ChangingRun) -> bool {
+        *run.zero_ok.get_or_init(|| {
+            let (t, from) = (&self.bytes, run.from);
+            (run.to - from > 1 && t[from] == b'0')
+                || self.strings.iter().any(|&(s, e)| s < from && from < e)
+                || {
+                    let runs = self.numbers.get_or_init(|| number_runs(t));
+                    match runs.binary_search_by_key(&from, |&(at, _)| at) {
+                        Ok(k) => runs[k].1 != NumberPart::Integer,
+                        Err(_) => true,
+                    }
+                }
+        })
+    }
+
+    /// Remembers the digit runs a general match found changed (its marks
+    /// after each, the token's excepted).
+    fn learn(&mut self, marks: &[(usize, usize)]) {
+        let t = &self.bytes;
+        let before = self.changing.len();
+        for &(to, _) in marks.iter().skip(1) {
+            if self.token.is_some_and(|(_, close)| close == to) {
+                continue;
+            }
+            let from = to
+                - t[..to]
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+            if from == to || self.changing.iter().any(|r| r.from == from) {
+                continue;
+            }
+            if self.changing.len() >= MAX_CHANGING_RUNS {
+                break;
+            }
+            let at = |k: usize| from.checked_sub(k).map(|k| t[k]);
+            let exponent = matches!(at(1), Some(b'e' | b'E' | b'+'))
+                || (at(1) == Some(b'-') && matches!(at(2), Some(b'e' | b'E')));
+            self.changing.push(ChangingRun {
+                from,
+                to,
+                zero_ok: OnceCell::new(),
+                exponent,
+            });
+        }
+        if self.changing.len() != before {
+            self.changing.sort_unstable_by_key(|r| r.from);
+        }
     }
 }
 
@@ -350,8 +493,52 @@ pub(crate) const KIND_WINDOW: usize = 1024;
 /// Non-digit bytes of `text` that make up the kind.
 const KIND_TEXT_BYTES: usize = 64;
 
-/// The kind of the entry starting at `bytes[0]`, for choosing which template
-/// it may repeat: read from the bytes from its first `"text"` key on (from
+/// [`KindReader::key`] with a search every time: what its hint must find.
+#[cfg(test)]
+pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u64 {
+    let window = &bytes[..bytes.len().min(KIND_WINDOW)];
+    kind_key_from(window, text_key.find(window).unwrap_or(0))
+}
+
+/// Reads entry kinds ([`kind_key_from`]), looking for the `"text"` key first where it was in
+/// the previous entry (or a byte either side: the `level` before it is
+/// `INFO` or `DEBUG`). In one log every entry has the same members in the
+/// same order, so this almost always finds it without a search. It may find
+/// a later `"text"` than the first one (one inside an earlier member's
+/// value): a different key for the same kind, so a missed repeat, never a
+/// wrong one.
+pub(crate) struct KindReader {
+    text_key: memchr::memmem::Finder<'static>,
+    last: usize,
+}
+
+impl Default for KindReader {
+    fn default() -> Self {
+        KindReader {
+            text_key: memchr::memmem::Finder::new(TEXT_KEY),
+            last: 0,
+        }
+    }
+}
+
+const TEXT_KEY: &[u8] = b"\"text\"";
+
+impl KindReader {
+    pub(crate) fn key(&mut self, bytes: &[u8]) -> u64 {
+        let window = &bytes[..bytes.len().min(KIND_WINDOW)];
+        let at = |k: usize| window.get(k..k + TEXT_KEY.len()) == Some(TEXT_KEY);
+        let hint = [self.last, self.last + 1, self.last.saturating_sub(1)];
+        let from = match hint.into_iter().find(|&k| k != 0 && at(k)) {
+            Some(k) => k,
+            None => self.text_key.find(window).unwrap_or(0),
+        };
+        self.last = from;
+        kind_key_from(window, from)
+    }
+}
+
+/// The kind of the entry whose first bytes are `window`, for choosing which
+/// template it may repeat: read from its `"text"` key at `from` on (from
 /// its start when there is none), up to the first digit (a repeat may differ
 /// from there on, and digit runs may change length) or [`KIND_TEXT_BYTES`]
 /// bytes: the length of that stretch and its first and last 16 bytes. The
@@ -360,9 +547,7 @@ const KIND_TEXT_BYTES: usize = 64;
 /// always confirmed byte for byte by [`repeat_marks`], so entries of
 /// different kinds sharing a key cost a failed comparison, never a wrong
 /// result.
-pub(crate) fn kind_key(bytes: &[u8], text_key: &memchr::memmem::Finder<'_>) -> u64 {
-    let window = &bytes[..bytes.len().min(KIND_WINDOW)];
-    let from = text_key.find(window).unwrap_or(0);
+fn kind_key_from(window: &[u8], from: usize) -> u64 {
     let rest = &window[from..window.len().min(from + KIND_TEXT_BYTES)];
     let stretch = &rest[..first_digit(rest)];
     let word = |at: usize| {
@@ -455,6 +640,14 @@ impl<F> Templates<F> {
             .map(|(_, t)| t)
     }
 
+    pub(crate) fn get_mut(&mut self, key: u64) -> Option<&mut Template<F>> {
+        self.slots
+            .iter_mut()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, t)| t)
+    }
+
     /// Makes the entry `bytes` the template for `key`, replacing the
     /// previous one and forgetting the least recently stored kinds beyond
     /// the bounds: at most [`MAX_TEMPLATES`] large and as many small ones
@@ -520,6 +713,7 @@ impl<F> Templates<F> {
                 token,
                 numbers: OnceCell::new(),
                 strings,
+                changing: Vec::new(),
             },
         ));
     }
@@ -663,6 +857,110 @@ mod tests {
         ));
     }
 
+    /// Stopping first at the runs that changed before gives the general
+    /// answer: the same length, every position outside the digit runs and
+    /// the token mapped to the same place, over a long run of changed
+    /// copies of one template (runs changed, lengthened, shortened, given
+    /// leading zeros or changed in an exponent; a byte elsewhere changed).
+    #[test]
+    fn stopping_at_the_changing_runs_first_gives_the_general_answer() {
+        let model = br#"{"text": "GET_AGENT_SNAPSHOT succeeded.", "time": "2025-03-11T13:20:40.039Z", "objects": [{"skew": -82, "n": 10, "f": 1.05, "e": 2e5, "at": 1741700427379, "s": "13:20:05.123Z", "nextToken": "abc1x", "end": "ok"}], "line": 7}"#;
+        let mut template = Template {
+            bytes: model.to_vec(),
+            fields: (),
+            index: 0,
+            token: next_token_quotes(model),
+            numbers: OnceCell::new(),
+            strings: [(9, 40), (50, 76), (0, 0)],
+            changing: Vec::new(),
+        };
+        let runs: Vec<(usize, usize)> = {
+            let mut v = Vec::new();
+            let mut i = 0;
+            while i < model.len() {
+                if model[i].is_ascii_digit() {
+                    let from = i;
+                    while i < model.len() && model[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    v.push((from, i));
+                } else {
+                    i += 1;
+                }
+            }
+            v
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (mut fast_marks, mut general_marks) = (Vec::new(), Vec::new());
+        let (mut repeats, mut not) = (0, 0);
+        for _ in 0..20_000 {
+            let mut new = model.to_vec();
+            // Change some runs, from the last so positions stay valid.
+            for &(from, to) in runs.iter().rev() {
+                if next(3) != 0 {
+                    continue;
+                }
+                let digits = match next(5) {
+                    0 => 1,
+                    1 => to - from + 1,
+                    2 => (to - from).saturating_sub(1).max(1),
+                    _ => to - from,
+                };
+                let run: Vec<u8> = (0..digits)
+                    .map(|k| {
+                        if k == 0 && next(4) == 0 {
+                            b'0'
+                        } else {
+                            b'0' + next(10) as u8
+                        }
+                    })
+                    .collect();
+                new.splice(from..to, run);
+            }
+            if next(10) == 0 {
+                let at = next(new.len() as u64) as usize;
+                new[at] = b"x1\"\\:"[next(5) as usize];
+            }
+            new.extend_from_slice(b", {\"next\": 1}");
+            let general = repeat_marks_into(
+                model,
+                template.token,
+                &template.strings,
+                &OnceCell::new(),
+                &new,
+                &mut general_marks,
+            );
+            let fast = template.matches(&new, &mut fast_marks);
+            assert_eq!(fast, general, "{}", String::from_utf8_lossy(&new));
+            if fast.is_none() {
+                not += 1;
+                continue;
+            }
+            repeats += 1;
+            let (open, close) = template.token.expect("a token");
+            for p in 0..model.len() {
+                if model[p].is_ascii_digit() || (open < p && p < close) {
+                    continue;
+                }
+                assert_eq!(
+                    map_position(p, &fast_marks),
+                    map_position(p, &general_marks),
+                    "position {p} of {}",
+                    String::from_utf8_lossy(&new)
+                );
+            }
+        }
+        // Both kinds of answer were tried, and the runs were learned.
+        assert!(repeats > 1000 && not > 1000, "{repeats} {not}");
+        assert!(template.changing.len() > 5);
+    }
+
     #[test]
     fn positions_follow_the_marks() {
         let marks = [(0, 0), (10, 8), (20, 25)];
@@ -681,6 +979,14 @@ mod tests {
         let c = br#"{"level": "TRACE", "text": "AWSClient: <-- Operation 'getAgentSnapshot' succeeded.", "time": "2025-03-11T13:20:40.039Z"}"#;
         assert_eq!(kind_key(a, &f), kind_key(b, &f));
         assert_ne!(kind_key(a, &f), kind_key(c, &f));
+        // The reader's keys are the same wherever its hint is right; where
+        // it finds a later `"text"`, only a different key.
+        let mut r = KindReader::default();
+        for bytes in [&a[..], b, c, a, c] {
+            assert_eq!(r.key(bytes), kind_key(bytes, &f));
+        }
+        let info = br#"{"level": "INFO", "text": "GET_AGENT_SNAPSHOT succeeded.", "time": "1"}"#;
+        assert_eq!(r.key(info), kind_key(info, &f));
     }
 
     #[test]

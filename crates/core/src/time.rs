@@ -7,6 +7,11 @@ pub type Millis = i64;
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`, the form
 /// `Date.prototype.toISOString` writes, plus offsets and a space separator.
 pub fn parse_iso8601(s: &str) -> Option<Millis> {
+    parse_to_iso_string(s.as_bytes()).or_else(|| parse_general(s))
+}
+
+/// [`parse_iso8601`] for every form it reads.
+fn parse_general(s: &str) -> Option<Millis> {
     let b = s.as_bytes();
     if b.len() < 19 {
         return None;
@@ -75,6 +80,43 @@ pub fn parse_iso8601(s: &str) -> Option<Millis> {
     };
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+    Some(secs * 1000 + millis)
+}
+
+/// `Date.prototype.toISOString`'s own form, `YYYY-MM-DDTHH:MM:SS.mmmZ`, at
+/// fixed offsets: nearly every time in a log, and every entry has one.
+/// `None` for anything else, which the general parser reads (or refuses).
+fn parse_to_iso_string(b: &[u8]) -> Option<Millis> {
+    let b: &[u8; 24] = b.try_into().ok()?;
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[23] != b'Z'
+    {
+        return None;
+    }
+    const DIGITS: [usize; 17] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
+    if DIGITS.iter().any(|&k| !b[k].is_ascii_digit()) {
+        return None;
+    }
+    let d = |k: usize| i64::from(b[k] - b'0');
+    let two = |k: usize| d(k) * 10 + d(k + 1);
+    let year = two(0) * 100 + two(2);
+    let (month, day, hour, minute, second) = (two(5), two(8), two(11), two(14), two(17));
+    let millis = two(20) * 10 + d(22);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
     Some(secs * 1000 + millis)
 }
 
@@ -168,6 +210,39 @@ mod tests {
             parse_iso8601("2019-10-03T13:21:26.478-0500"),
             Some(1_570_126_886_478)
         );
+    }
+
+    /// The fixed-offset reader of the common form answers as the general
+    /// one does, wherever it answers, and answers for every valid time of
+    /// that form: each byte of a few times changed to each of a set of
+    /// bytes.
+    #[test]
+    fn the_common_form_reader_agrees_with_the_general_one() {
+        let mut tried = 0;
+        for base in [
+            "2019-10-03T18:21:26.478Z",
+            "2024-02-29T23:59:59.999Z",
+            "2023-12-31T00:00:60.000Z",
+            "1970-01-01T00:00:00.000Z",
+        ] {
+            for at in 0..base.len() {
+                for c in b"0123459:-.TZtz +" {
+                    let mut s = base.as_bytes().to_vec();
+                    s[at] = *c;
+                    let s = String::from_utf8(s).expect("ASCII");
+                    let general = parse_general(&s);
+                    match parse_to_iso_string(s.as_bytes()) {
+                        Some(ms) => assert_eq!(Some(ms), general, "{s}"),
+                        None if s.as_bytes()[10] == b'T' && s.ends_with('Z') => {
+                            assert_eq!(general, None, "{s}")
+                        }
+                        None => {}
+                    }
+                    tried += 1;
+                }
+            }
+        }
+        assert_eq!(tried, 4 * 24 * 16);
     }
 
     #[test]

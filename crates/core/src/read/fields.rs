@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::swar::find_backslash;
+use super::swar::find_backslash_or_control;
 use super::{Entry, Item, ReadError, first_line, malformed_entry};
 use crate::time::{Millis, parse_iso8601};
 
@@ -128,12 +128,12 @@ fn string_value<'a>(
 /// whose error messages the document carries; for the rest both give the
 /// same string.
 fn unescape_common(body: &[u8]) -> Option<String> {
-    if body.iter().any(|&c| c < 0x20) {
-        return None;
-    }
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
-    while let Some(at) = find_backslash(body, i) {
+    while let Some(at) = find_backslash_or_control(body, i) {
+        if body[at] != b'\\' {
+            return None;
+        }
         out.extend_from_slice(&body[i..at]);
         out.push(match body.get(at + 1)? {
             b'"' => b'"',

@@ -112,7 +112,7 @@ pub struct LogReader<'r> {
     /// metrics, heartbeats), so the previous entry is seldom the one an
     /// entry repeats.
     templates: Templates<Fields>,
-    text_key: memchr::memmem::Finder<'static>,
+    kinds: repeats::KindReader,
     /// Where a repeat realigns with its template; kept across entries so a
     /// repeat costs no allocation.
     marks: Vec<(usize, usize)>,
@@ -184,7 +184,7 @@ impl<'r> LogReader<'r> {
             format: Format::JsonArray,
             elements: 0,
             templates: Templates::default(),
-            text_key: memchr::memmem::Finder::new(b"\"text\""),
+            kinds: repeats::KindReader::default(),
             marks: Vec::new(),
             kind: None,
             reuse_repeats,
@@ -704,7 +704,7 @@ impl<'r> LogReader<'r> {
             let bytes = &self.buf[s..e];
             let key = match self.kind {
                 Some((at, key)) if at == self.base + s as u64 => key,
-                _ => repeats::kind_key(bytes, &self.text_key),
+                _ => self.kinds.key(bytes),
             };
             let strings = fields.string_spans();
             self.templates
@@ -733,7 +733,7 @@ impl<'r> LogReader<'r> {
                 break;
             }
         }
-        let key = repeats::kind_key(&self.buf[self.pos..self.filled], &self.text_key);
+        let key = self.kinds.key(&self.buf[self.pos..self.filled]);
         self.kind = Some((self.abs(self.pos), key));
         let Some(need) = self
             .templates
@@ -748,7 +748,7 @@ impl<'r> LogReader<'r> {
                 break;
             }
         }
-        let Some(t) = self.templates.get(key) else {
+        let Some(t) = self.templates.get_mut(key) else {
             return Ok(None);
         };
         let available = &self.buf[self.pos..self.filled];

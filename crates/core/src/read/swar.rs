@@ -66,24 +66,29 @@ pub(super) fn find_quote_or_backslash(buf: &[u8], mut i: usize) -> Option<usize>
     memchr::memchr2(b'"', b'\\', &buf[short..]).map(|k| short + k)
 }
 
-/// The next `\\` at or after `i`. The JSON that metrics and report lines
-/// carry in their text has an escaped quote every dozen bytes or so: a word
-/// at a time costs less there than a `memchr` call per escape; longer
-/// stretches go on to `memchr`.
-pub(super) fn find_backslash(buf: &[u8], mut i: usize) -> Option<usize> {
+/// The next `\\` or raw control character (below 0x20, which no JSON
+/// string may hold) at or after `i`, eight bytes at a time. The JSON that
+/// metrics and report lines carry in their text has an escaped quote every
+/// dozen bytes or so, and both have to be looked for in all of it.
+pub(super) fn find_backslash_or_control(buf: &[u8], mut i: usize) -> Option<usize> {
     let backslash = splat(b'\\');
-    let short = (i + 32).min(buf.len());
-    while i + 8 <= short {
-        let hits = zero_bytes(load8(buf, i) ^ backslash);
+    while i + 8 <= buf.len() {
+        let w = load8(buf, i);
+        // As the digits in `repeats::first_digit`: `(w & 0x7f) + 0x60` sets
+        // the high bit of exactly the bytes from 0x20 on (no carry crosses
+        // a byte); the complement, less the bytes with their own high bit
+        // set, marks those below 0x20.
+        let control = !((w & LOWS) + splat(0x80 - 0x20)) & !w & !LOWS;
+        let hits = zero_bytes(w ^ backslash) | control;
         if hits != 0 {
             return Some(i + (hits.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    if let Some(k) = buf[i..short].iter().position(|&c| c == b'\\') {
-        return Some(i + k);
-    }
-    memchr::memchr(b'\\', &buf[short..]).map(|k| short + k)
+    buf[i..]
+        .iter()
+        .position(|&c| c == b'\\' || c < 0x20)
+        .map(|k| i + k)
 }
 
 pub(super) fn skip_ws(buf: &[u8], mut i: usize) -> usize {
@@ -117,17 +122,23 @@ mod tests {
                 let mut buf = vec![b'a'; len];
                 buf[at] = b'\\';
                 assert_eq!(find_quote_or_backslash(&buf, 0), Some(at));
-                assert_eq!(find_backslash(&buf, 0), Some(at));
-                if at > 0 {
-                    assert_eq!(find_backslash(&buf, at - 1), Some(at));
+                for hit in [b'\\', b'\x00', b'\n', b'\x1f'] {
+                    buf[at] = hit;
+                    assert_eq!(find_backslash_or_control(&buf, 0), Some(at));
+                    if at > 0 {
+                        assert_eq!(find_backslash_or_control(&buf, at - 1), Some(at));
+                    }
+                    assert_eq!(find_backslash_or_control(&buf, at + 1), None);
                 }
-                assert_eq!(find_backslash(&buf, at + 1), None);
                 buf[at] = b'"';
                 assert_eq!(find_quote_or_backslash(&buf, 0), Some(at));
             }
             assert_eq!(skip_plain(&vec![b'x'; len], 0), len);
             assert_eq!(find_quote_or_backslash(&vec![b'x'; len], 0), None);
-            assert_eq!(find_backslash(&vec![b'"'; len], 0), None);
+            let plain: Vec<u8> = (0..len)
+                .map(|k| b" \x7f\x80\x9f\xa0\xdc\"]"[k % 8])
+                .collect();
+            assert_eq!(find_backslash_or_control(&plain, 0), None);
         }
         // Bytes that differ from a target only in bit 0x20 or the high bit
         // are not hits.
