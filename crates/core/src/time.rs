@@ -88,19 +88,28 @@ fn parse_general(s: &str) -> Option<Millis> {
 /// `None` for anything else, which the general parser reads (or refuses).
 fn parse_to_iso_string(b: &[u8]) -> Option<Millis> {
     let b: &[u8; 24] = b.try_into().ok()?;
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'.'
-        || b[23] != b'Z'
-    {
-        return None;
-    }
-    const DIGITS: [usize; 17] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
-    if DIGITS.iter().any(|&k| !b[k].is_ascii_digit()) {
-        return None;
+    // Three words checked whole: the separators where they belong, and
+    // digits everywhere else (every other byte would take a branch).
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const FORM: &[u8; 24] = b"0000-00-00T00:00:00.000Z";
+    let word = |s: &[u8; 24], k: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[k..k + 8]);
+        u64::from_le_bytes(w)
+    };
+    for k in [0, 8, 16] {
+        let (w, form) = (word(b, k), word(FORM, k));
+        // 0xff under each separator of the form, 0x80 under each digit.
+        let zeros = form ^ (ONES * u64::from(b'0'));
+        let digit_bytes = !((zeros & LOWS).wrapping_add(LOWS) | zeros | LOWS);
+        let separators = !(digit_bytes >> 7).wrapping_mul(0xff);
+        // As in `repeats::first_digit`: the high bit of each ASCII digit.
+        let x = w ^ (ONES * u64::from(b'0'));
+        let digits = !((x & LOWS) + ONES * (0x80 - 10)) & !x & !LOWS;
+        if w & separators != form & separators || digits & digit_bytes != digit_bytes {
+            return None;
+        }
     }
     let d = |k: usize| i64::from(b[k] - b'0');
     let two = |k: usize| d(k) * 10 + d(k + 1);
@@ -131,7 +140,28 @@ pub fn format_iso8601(ms: Millis) -> String {
         rem / 1000 % 60,
         rem % 1000,
     );
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+    if !(0..=9999).contains(&y) {
+        return format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z");
+    }
+    // Evidence notes hold many times: digits written directly, not through
+    // the formatting machinery.
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    for (at, width, value) in [
+        (0, 4, y),
+        (5, 2, m),
+        (8, 2, d),
+        (11, 2, h),
+        (14, 2, min),
+        (17, 2, s),
+        (20, 3, milli),
+    ] {
+        let mut v = value;
+        for k in (at..at + width).rev() {
+            out[k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    out.iter().map(|&c| char::from(c)).collect()
 }
 
 fn is_leap(y: i64) -> bool {
@@ -271,6 +301,28 @@ mod tests {
         assert_eq!(format_iso8601(-1), "1969-12-31T23:59:59.999Z");
         for ms in [0, 951_782_400_000, 1_709_251_199_999, 4_102_444_800_123] {
             assert_eq!(parse_iso8601(&format_iso8601(ms)), Some(ms));
+        }
+        // The digits written directly are the formatting machinery's, from
+        // year 0 to past 9999 (where only the latter writes).
+        let by_format = |ms: Millis| {
+            let rem = ms.rem_euclid(86_400_000);
+            let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+                rem / 3_600_000,
+                rem / 60_000 % 60,
+                rem / 1000 % 60,
+                rem % 1000
+            )
+        };
+        let (first, last) = (-62_167_219_200_000i64, 253_402_300_800_000i64);
+        let mut ms = first - 86_400_000;
+        while ms < last + 86_400_000 {
+            assert_eq!(format_iso8601(ms), by_format(ms));
+            ms += 7_777_777_777;
+        }
+        for ms in [first, first - 1, last, last - 1] {
+            assert_eq!(format_iso8601(ms), by_format(ms));
         }
     }
 }
