@@ -944,8 +944,8 @@ mod tests {
             }
             repeats += 1;
             let (open, close) = template.token.expect("a token");
-            for p in 0..model.len() {
-                if model[p].is_ascii_digit() || (open < p && p < close) {
+            for (p, c) in model.iter().enumerate() {
+                if c.is_ascii_digit() || (open < p && p < close) {
                     continue;
                 }
                 assert_eq!(
