@@ -287,6 +287,8 @@ fn classify_files(
         failed: false,
         progress,
         total: files.len(),
+    };
+    let outputs = Outputs {
         format,
         out,
         html_dir,
@@ -297,12 +299,12 @@ fn classify_files(
         for (n, path) in files.iter().enumerate() {
             report.start(n, path);
             let result = checked.next().unwrap_or_else(|| read_one(path, options));
-            if report.emit(path, result).is_break() {
+            if report.emit(outputs.render(path, result)).is_break() {
                 return report.exit();
             }
         }
     } else {
-        parallel::run(files, options, jobs, &mut report);
+        parallel::run(files, options, &outputs, jobs, &mut report);
     }
     if progress {
         eprint!("\r\x1b[K");
@@ -311,54 +313,40 @@ fn classify_files(
     report.exit()
 }
 
-/// What `classify` prints and writes for each file, in the files' order:
-/// the same whether the files were read one after another or in parallel.
-struct Report<'a, W: Write> {
-    stdout: W,
-    failed: bool,
-    progress: bool,
-    total: usize,
+/// Where and how `classify` puts each file's result. Shared by the workers:
+/// rendering and writing the files is most of the work after reading, and
+/// happens wherever the file was read.
+struct Outputs<'a> {
     format: OutputFormat,
     out: Option<&'a Path>,
     html_dir: Option<&'a Path>,
 }
 
-impl<W: Write> Report<'_, W> {
-    fn exit(&self) -> ExitCode {
-        ExitCode::from(if self.failed { 1 } else { 0 })
-    }
+/// One file's result as `classify` reports it: its messages for stderr, in
+/// order, and what it prints. The same whether the files were read one after
+/// another or in parallel.
+struct Rendered {
+    errors: Vec<String>,
+    stdout: Vec<u8>,
+}
 
-    fn start(&self, n: usize, path: &Path) {
-        if self.progress {
-            eprint!("\r\x1b[K[{}/{}] {}", n + 1, self.total, path.display());
-        }
-    }
-
-    /// Reports one file's result. `Break` when stdout is closed (e.g. piped
-    /// into `head`): nothing more to say.
-    fn emit(&mut self, path: &Path, result: Result<Document, String>) -> ControlFlow<()> {
-        let progress = self.progress;
+impl Outputs<'_> {
+    /// Writes the `--out` and `--html` files of one result and renders what
+    /// it prints.
+    fn render(&self, path: &Path, result: Result<Document, String>) -> Rendered {
+        let mut errors = Vec::new();
         let doc = match result {
             Ok(doc) => doc,
             Err(message) => {
-                if progress {
-                    eprintln!();
-                }
-                eprintln!("ccp-disconnect: {}: {message}", path.display());
-                self.failed = true;
-                return ControlFlow::Continue(());
+                errors.push(format!("{}: {message}", path.display()));
+                return Rendered {
+                    errors,
+                    stdout: Vec::new(),
+                };
             }
         };
         if let (Status::Rejected, Some(err)) = (doc.status, &doc.error) {
-            if progress {
-                eprintln!();
-            }
-            eprintln!(
-                "ccp-disconnect: {}: rejected: {}",
-                path.display(),
-                err.message
-            );
-            self.failed = true;
+            errors.push(format!("{}: rejected: {}", path.display(), err.message));
         }
         if let Some(dir) = self.out {
             let name = match path.file_name() {
@@ -373,22 +361,55 @@ impl<W: Write> Report<'_, W> {
                 w.flush()
             });
             if let Err(e) = written {
-                eprintln!("ccp-disconnect: cannot write {}: {e}", target.display());
-                self.failed = true;
+                errors.push(format!("cannot write {}: {e}", target.display()));
             }
         }
         if let Some(dir) = self.html_dir
             && let Err(message) = write_html(dir, path, &doc)
         {
+            errors.push(message);
+        }
+        let mut stdout = Vec::new();
+        // Writing into memory cannot fail.
+        let _ = match self.format {
+            OutputFormat::Json => render::json::write_pretty(&mut stdout, &doc),
+            OutputFormat::Html => stdout.write_all(render::html::render(&doc).as_bytes()),
+            OutputFormat::Table => render::table::write(&mut stdout, path.display(), &doc),
+        };
+        Rendered { errors, stdout }
+    }
+}
+
+/// What `classify` prints for each file, in the files' order.
+struct Report<W: Write> {
+    stdout: W,
+    failed: bool,
+    progress: bool,
+    total: usize,
+}
+
+impl<W: Write> Report<W> {
+    fn exit(&self) -> ExitCode {
+        ExitCode::from(if self.failed { 1 } else { 0 })
+    }
+
+    fn start(&self, n: usize, path: &Path) {
+        if self.progress {
+            eprint!("\r\x1b[K[{}/{}] {}", n + 1, self.total, path.display());
+        }
+    }
+
+    /// Reports one file's result. `Break` when stdout is closed (e.g. piped
+    /// into `head`): nothing more to say.
+    fn emit(&mut self, rendered: Rendered) -> ControlFlow<()> {
+        for message in &rendered.errors {
+            if self.progress {
+                eprintln!();
+            }
             eprintln!("ccp-disconnect: {message}");
             self.failed = true;
         }
-        let written = match self.format {
-            OutputFormat::Json => render::json::write_pretty(&mut self.stdout, &doc),
-            OutputFormat::Html => self.stdout.write_all(render::html::render(&doc).as_bytes()),
-            OutputFormat::Table => render::table::write(&mut self.stdout, path.display(), &doc),
-        };
-        if written.is_err() {
+        if self.stdout.write_all(&rendered.stdout).is_err() {
             return ControlFlow::Break(());
         }
         ControlFlow::Continue(())

@@ -1,19 +1,20 @@
 //! Many files on all cores: a bounded pool of worker threads reads the
-//! files, the main thread reports the results in the files' order.
+//! files, writes their `--out` and `--html` files and renders what each
+//! prints; the main thread prints the results in the files' order.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, mpsc};
 
-use ccp_disconnect_core::{Document, Options};
+use ccp_disconnect_core::Options;
 
-use super::{Report, read_one};
+use super::{Outputs, Rendered, Report, read_one};
 
 /// Results wait to be reported in order; a worker does not start a file
 /// more than this many files (per worker) ahead of the next one to report,
-/// so memory stays bounded by the workers' logs plus a few small
-/// documents, however uneven the files' sizes.
+/// so memory stays bounded by the workers' logs plus a few rendered
+/// results, however uneven the files' sizes.
 const AHEAD_PER_WORKER: usize = 2;
 
 /// The next file to start, the next to report, and whether to stop.
@@ -26,8 +27,9 @@ struct Queue {
 pub(super) fn run<W: Write>(
     files: &[PathBuf],
     options: &Options,
+    outputs: &Outputs<'_>,
     jobs: usize,
-    report: &mut Report<'_, W>,
+    report: &mut Report<W>,
 ) {
     let ahead = jobs * AHEAD_PER_WORKER;
     let queue = Mutex::new(Queue {
@@ -36,7 +38,7 @@ pub(super) fn run<W: Write>(
         stop: false,
     });
     let moved = Condvar::new();
-    let (done, results) = mpsc::channel::<(usize, Result<Document, String>)>();
+    let (done, results) = mpsc::channel::<(usize, Rendered)>();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let done = done.clone();
@@ -58,7 +60,8 @@ pub(super) fn run<W: Write>(
                             q.next += 1;
                             q.next - 1
                         };
-                        if done.send((n, read_one(&files[n], options))).is_err() {
+                        let rendered = outputs.render(&files[n], read_one(&files[n], options));
+                        if done.send((n, rendered)).is_err() {
                             return;
                         }
                     }
@@ -72,7 +75,7 @@ pub(super) fn run<W: Write>(
             waiting.insert(n, result);
             while let Some(result) = waiting.remove(&next) {
                 report.start(next, &files[next]);
-                let flow = report.emit(&files[next], result);
+                let flow = report.emit(result);
                 next += 1;
                 let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
                 q.reported = next;
