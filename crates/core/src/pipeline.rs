@@ -56,9 +56,9 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
                 if agent.is_none() {
                     agent = e
                         .agent
-                        .as_deref()
+                        .and_then(|a| a.decode())
                         .filter(|a| !a.is_empty())
-                        .map(str::to_string);
+                        .map(String::from);
                 }
                 if let Some(event) = recognizer.recognize(&e.text, e.objects, e.index, e.repeats) {
                     let text = evidence_text(&e.text);

@@ -86,7 +86,7 @@ fn parse_general(s: &str) -> Option<Millis> {
 /// `Date.prototype.toISOString`'s own form, `YYYY-MM-DDTHH:MM:SS.mmmZ`, at
 /// fixed offsets: nearly every time in a log, and every entry has one.
 /// `None` for anything else, which the general parser reads (or refuses).
-fn parse_to_iso_string(b: &[u8]) -> Option<Millis> {
+pub(crate) fn parse_to_iso_string(b: &[u8]) -> Option<Millis> {
     let b: &[u8; 24] = b.try_into().ok()?;
     // Three words checked whole: the separators where they belong, and
     // digits everywhere else (every other byte would take a branch).

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::swar::find_backslash_or_control;
 use super::{Entry, Item, ReadError, first_line, malformed_entry};
-use crate::time::{Millis, parse_iso8601};
+use crate::time::{Millis, parse_iso8601, parse_to_iso_string};
 
 /// The entry members the classifier reads.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -120,6 +120,29 @@ fn string_value<'a>(
     }
 }
 
+/// A string member's value, found and checked by the reader, decoded when
+/// asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct RawString<'a> {
+    /// With its quotes.
+    quoted: &'a [u8],
+    escaped: bool,
+}
+
+impl<'a> RawString<'a> {
+    /// The decoded string (`None` only if it was never checked: the reader
+    /// refuses the log at an invalid one).
+    pub fn decode(&self) -> Option<Cow<'a, str>> {
+        let span = Span {
+            from: 0,
+            to: self.quoted.len(),
+            string: true,
+            escaped: self.escaped,
+        };
+        string_value(self.quoted, span, 0, 0).ok().flatten()
+    }
+}
+
 /// Decodes the body of a JSON string whose escapes are all of the
 /// one-character kind (`\"`, `\\`, `\/`, `\n`, `\r`, `\t`, `\b`, `\f`): the
 /// JSON that metrics and report lines carry in their text. Anything else
@@ -177,6 +200,14 @@ pub(super) fn build_entry<'a>(
         return invalid("no `text` string");
     };
     let time = match f.time {
+        // The form nearly every entry has, read from the bytes: ASCII, so
+        // nothing to decode or check.
+        Some(span) if span.string && !span.escaped && span.to - span.from == 26 => {
+            match parse_to_iso_string(&bytes[span.from + 1..span.to - 1]) {
+                Some(ms) => Some(ms),
+                None => string_value(bytes, span, index, offset)?.and_then(|t| parse_time_str(&t)),
+            }
+        }
         Some(span) if span.string => {
             string_value(bytes, span, index, offset)?.and_then(|t| parse_time_str(&t))
         }
@@ -194,8 +225,19 @@ pub(super) fn build_entry<'a>(
         .map(|span| &bytes[span.from..span.to])
         .filter(|raw| *raw != b"null");
     let agent = match f.agent {
-        Some(span) => string_value(bytes, span, index, offset)?,
-        None => None,
+        Some(span) if span.string => {
+            // Checked here, decoded only when asked for (the pipeline keeps
+            // the first one). A repeat's is its template's but for digits,
+            // so as valid: no second look.
+            if repeats.is_none() {
+                string_value(bytes, span, index, offset)?;
+            }
+            Some(RawString {
+                quoted: &bytes[span.from..span.to],
+                escaped: span.escaped,
+            })
+        }
+        _ => None,
     };
     Ok(Item::Entry(Entry {
         index,

@@ -19,6 +19,7 @@ use crate::document::{Format, RejectKind, Rejection};
 use crate::options::Limits;
 use crate::repeats::{self, KIND_WINDOW, TEMPLATE_MIN_BYTES, TEMPLATE_SLACK, Templates};
 use crate::time::Millis;
+pub(crate) use fields::RawString;
 use fields::{Field, Fields, Span, build_entry};
 use swar::{find_quote_or_backslash, skip_plain, skip_ws};
 
@@ -49,8 +50,8 @@ pub struct Entry<'a> {
     pub text: Cow<'a, str>,
     /// The raw JSON of `objects`, parsed only where needed.
     pub objects: Option<&'a [u8]>,
-    /// The agent's user id (Streams 1.6.4 and later).
-    pub agent: Option<Cow<'a, str>>,
+    /// The agent's user id (Streams 1.6.4 and later), when a string.
+    pub agent: Option<RawString<'a>>,
     /// This entry repeats entry N byte for byte, except for digit runs and
     /// the value of a `nextToken` member (see [`Template`](crate::repeats::Template)).
     pub repeats: Option<u64>,
