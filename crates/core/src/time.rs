@@ -83,6 +83,29 @@ fn parse_general(s: &str) -> Option<Millis> {
     Some(secs * 1000 + millis)
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` as three little-endian words, each with a mask
+/// of 0xff under its separators and one of 0x80 under its digits.
+const FORM_WORDS: [(u64, u64, u64); 3] = {
+    const FORM: &[u8; 24] = b"0000-00-00T00:00:00.000Z";
+    let mut words = [(0, 0, 0); 3];
+    let mut i = 0;
+    while i < 24 {
+        let shift = 8 * (i % 8);
+        let (form, separators, digits) = &mut words[i / 8];
+        *form |= (FORM[i] as u64) << shift;
+        if FORM[i] == b'0' {
+            *digits |= 0x80 << shift;
+        } else {
+            *separators |= 0xff << shift;
+        }
+        i += 1;
+    }
+    words
+};
+
 /// `Date.prototype.toISOString`'s own form, `YYYY-MM-DDTHH:MM:SS.mmmZ`, at
 /// fixed offsets: nearly every time in a log, and every entry has one.
 /// `None` for anything else, which the general parser reads (or refuses).
@@ -90,20 +113,10 @@ pub(crate) fn parse_to_iso_string(b: &[u8]) -> Option<Millis> {
     let b: &[u8; 24] = b.try_into().ok()?;
     // Three words checked whole: the separators where they belong, and
     // digits everywhere else (every other byte would take a branch).
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const FORM: &[u8; 24] = b"0000-00-00T00:00:00.000Z";
-    let word = |s: &[u8; 24], k: usize| {
+    for (k, &(form, separators, digit_bytes)) in FORM_WORDS.iter().enumerate() {
         let mut w = [0u8; 8];
-        w.copy_from_slice(&s[k..k + 8]);
-        u64::from_le_bytes(w)
-    };
-    for k in [0, 8, 16] {
-        let (w, form) = (word(b, k), word(FORM, k));
-        // 0xff under each separator of the form, 0x80 under each digit.
-        let zeros = form ^ (ONES * u64::from(b'0'));
-        let digit_bytes = !((zeros & LOWS).wrapping_add(LOWS) | zeros | LOWS);
-        let separators = !(digit_bytes >> 7).wrapping_mul(0xff);
+        w.copy_from_slice(&b[8 * k..8 * k + 8]);
+        let w = u64::from_le_bytes(w);
         // As in `repeats::first_digit`: the high bit of each ASCII digit.
         let x = w ^ (ONES * u64::from(b'0'));
         let digits = !((x & LOWS) + ONES * (0x80 - 10)) & !x & !LOWS;
