@@ -27,7 +27,18 @@ use ccp_disconnect_sample::{
 };
 
 const SEED: u64 = 1;
+/// Timed runs per case (after a warm-up), the best one reported;
+/// `CCP_BENCH_RUNS` sets another number (wall clock on a busy machine
+/// needs more).
 const RUNS: usize = 3;
+
+fn runs() -> usize {
+    std::env::var("CCP_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(RUNS)
+}
 
 struct Case {
     layout: Layout,
@@ -152,7 +163,7 @@ fn run_once(path: &Path, labels: &[Label], reuse_repeats: bool) -> Run {
 
 fn best(path: &Path, labels: &[Label], reuse_repeats: bool) -> Run {
     run_once(path, labels, reuse_repeats); // warm-up: page cache, allocator
-    (0..RUNS)
+    (0..runs())
         .map(|_| run_once(path, labels, reuse_repeats))
         .min_by_key(|r| r.elapsed)
         .expect("runs")
@@ -160,7 +171,7 @@ fn best(path: &Path, labels: &[Label], reuse_repeats: bool) -> Run {
 
 fn gzip_dc(path: &Path) -> Option<Duration> {
     let mut best: Option<Duration> = None;
-    for _ in 0..=RUNS {
+    for _ in 0..=runs() {
         let start = Instant::now();
         let status = Command::new("gzip")
             .arg("-dc")
@@ -205,8 +216,9 @@ fn main() -> std::io::Result<()> {
     let dir = bench_dir();
     std::fs::create_dir_all(&dir)?;
 
+    let runs = runs();
     println!(
-        "classify through std::fs::File, ~{mb} MB generated logs (seed {SEED}), best of {RUNS} after a warm-up; \
+        "classify through std::fs::File, ~{mb} MB generated logs (seed {SEED}), best of {runs} after a warm-up; \
          `fast`: repeat fast path on (the default), `reference`: off"
     );
     println!(
