@@ -299,7 +299,9 @@ fn classify_files(
         for (n, path) in files.iter().enumerate() {
             report.start(n, path);
             let result = checked.next().unwrap_or_else(|| read_one(path, options));
-            if report.emit(outputs.render(path, result)).is_break() {
+            // One at a time: each is written straight to stdout.
+            let rendered = outputs.render(path, result, 0);
+            if report.emit(path, &outputs, rendered).is_break() {
                 return report.exit();
             }
         }
@@ -327,13 +329,31 @@ struct Outputs<'a> {
 /// another or in parallel.
 struct Rendered {
     errors: Vec<String>,
-    stdout: Vec<u8>,
+    stdout: Printed,
 }
 
+/// What a file prints: rendered already, or left to be written straight to
+/// stdout (a large document rendered in memory would hold it twice).
+enum Printed {
+    Nothing,
+    Bytes(Vec<u8>),
+    Later(Box<Document>),
+}
+
+/// In parallel, documents with at most this many calls are rendered by the
+/// worker that read them (a few hundred KiB at most); larger ones are
+/// written out by the main thread as they are rendered.
+const RENDER_IN_WORKER_CALLS: usize = 64;
+
 impl Outputs<'_> {
-    /// Writes the `--out` and `--html` files of one result and renders what
-    /// it prints.
-    fn render(&self, path: &Path, result: Result<Document, String>) -> Rendered {
+    /// Writes the `--out` and `--html` files of one result, and renders what
+    /// it prints when it has at most `render_calls` calls.
+    fn render(
+        &self,
+        path: &Path,
+        result: Result<Document, String>,
+        render_calls: usize,
+    ) -> Rendered {
         let mut errors = Vec::new();
         let doc = match result {
             Ok(doc) => doc,
@@ -341,7 +361,7 @@ impl Outputs<'_> {
                 errors.push(format!("{}: {message}", path.display()));
                 return Rendered {
                     errors,
-                    stdout: Vec::new(),
+                    stdout: Printed::Nothing,
                 };
             }
         };
@@ -369,14 +389,24 @@ impl Outputs<'_> {
         {
             errors.push(message);
         }
-        let mut stdout = Vec::new();
-        // Writing into memory cannot fail.
-        let _ = match self.format {
-            OutputFormat::Json => render::json::write_pretty(&mut stdout, &doc),
-            OutputFormat::Html => stdout.write_all(render::html::render(&doc).as_bytes()),
-            OutputFormat::Table => render::table::write(&mut stdout, path.display(), &doc),
+        let stdout = if doc.calls.len() <= render_calls {
+            let mut bytes = Vec::new();
+            // Writing into memory cannot fail.
+            let _ = self.print(&mut bytes, path, &doc);
+            Printed::Bytes(bytes)
+        } else {
+            Printed::Later(Box::new(doc))
         };
         Rendered { errors, stdout }
+    }
+
+    /// Writes what `doc` (the result of `path`) prints.
+    fn print(&self, out: &mut impl Write, path: &Path, doc: &Document) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Json => render::json::write_pretty(out, doc),
+            OutputFormat::Html => out.write_all(render::html::render(doc).as_bytes()),
+            OutputFormat::Table => render::table::write(out, path.display(), doc),
+        }
     }
 }
 
@@ -401,7 +431,7 @@ impl<W: Write> Report<W> {
 
     /// Reports one file's result. `Break` when stdout is closed (e.g. piped
     /// into `head`): nothing more to say.
-    fn emit(&mut self, rendered: Rendered) -> ControlFlow<()> {
+    fn emit(&mut self, path: &Path, outputs: &Outputs<'_>, rendered: Rendered) -> ControlFlow<()> {
         for message in &rendered.errors {
             if self.progress {
                 eprintln!();
@@ -409,7 +439,12 @@ impl<W: Write> Report<W> {
             eprintln!("ccp-disconnect: {message}");
             self.failed = true;
         }
-        if self.stdout.write_all(&rendered.stdout).is_err() {
+        let written = match rendered.stdout {
+            Printed::Nothing => Ok(()),
+            Printed::Bytes(bytes) => self.stdout.write_all(&bytes),
+            Printed::Later(doc) => outputs.print(&mut self.stdout, path, &doc),
+        };
+        if written.is_err() {
             return ControlFlow::Break(());
         }
         ControlFlow::Continue(())

@@ -1,6 +1,7 @@
 //! Many files on all cores: a bounded pool of worker threads reads the
 //! files, writes their `--out` and `--html` files and renders what each
-//! prints; the main thread prints the results in the files' order.
+//! prints (when its document is small); the main thread prints the results
+//! in the files' order.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -9,12 +10,12 @@ use std::sync::{Condvar, Mutex, mpsc};
 
 use ccp_disconnect_core::Options;
 
-use super::{Outputs, Rendered, Report, read_one};
+use super::{Outputs, RENDER_IN_WORKER_CALLS, Rendered, Report, read_one};
 
 /// Results wait to be reported in order; a worker does not start a file
 /// more than this many files (per worker) ahead of the next one to report,
-/// so memory stays bounded by the workers' logs plus a few rendered
-/// results, however uneven the files' sizes.
+/// so memory stays bounded by the workers' logs plus a few waiting documents
+/// (or small rendered ones), however uneven the files' sizes.
 const AHEAD_PER_WORKER: usize = 2;
 
 /// The next file to start, the next to report, and whether to stop.
@@ -60,7 +61,8 @@ pub(super) fn run<W: Write>(
                             q.next += 1;
                             q.next - 1
                         };
-                        let rendered = outputs.render(&files[n], read_one(&files[n], options));
+                        let result = read_one(&files[n], options);
+                        let rendered = outputs.render(&files[n], result, RENDER_IN_WORKER_CALLS);
                         if done.send((n, rendered)).is_err() {
                             return;
                         }
@@ -75,7 +77,7 @@ pub(super) fn run<W: Write>(
             waiting.insert(n, result);
             while let Some(result) = waiting.remove(&next) {
                 report.start(next, &files[next]);
-                let flow = report.emit(result);
+                let flow = report.emit(&files[next], outputs, result);
                 next += 1;
                 let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
                 q.reported = next;
