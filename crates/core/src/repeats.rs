@@ -607,7 +607,7 @@ const MAX_TEMPLATES: usize = 8;
 /// constant plus one entry (a single template may be larger, alone).
 const TEMPLATE_BUDGET: usize = 2 << 20;
 
-/// The last entry of each recent kind (see [`kind_key`]), most recently used
+/// The last entry of each recent kind (see [`KindReader`]), most recently used
 /// last; large and small ones are bounded apart.
 pub(crate) struct Templates<F> {
     slots: Vec<(u64, Template<F>)>,
