@@ -67,6 +67,13 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     i
 }
 
+/// Where the `nextToken` value starting at `new[j]` closes, when it is a
+/// plain string (no escapes), as the template's is.
+fn token_value_end(new: &[u8], j: usize) -> Option<usize> {
+    let end = j + memchr::memchr2(b'"', b'\\', &new[j..])?;
+    (new[end] == b'"').then_some(end)
+}
+
 /// [`repeat_marks`] into a buffer the caller keeps, so a repeat costs no
 /// allocation: `marks` is cleared first. Returns the repeat's length.
 ///
@@ -107,12 +114,8 @@ pub fn repeat_marks_into(
             && i == open + 1
         {
             // Skip the token's value on both sides: a plain string.
-            let end = j + memchr::memchr2(b'"', b'\\', &new[j..])?;
-            if new[end] != b'"' {
-                return None;
-            }
             i = close;
-            j = end;
+            j = token_value_end(new, j)?;
             marks.push((i, j));
             continue;
         }
@@ -406,12 +409,8 @@ impl<F> Template<F> {
             }
             if token_at == Some(i) {
                 let (_, close) = token.take()?;
-                let end = j + memchr::memchr2(b'"', b'\\', &new[j..])?;
-                if new[end] != b'"' {
-                    return None;
-                }
                 i = close;
-                j = end;
+                j = token_value_end(new, j)?;
                 marks.push((i, j));
                 continue;
             }
