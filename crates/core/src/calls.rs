@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::borrow::Cow;
 use std::rc::Rc;
 
-use crate::document::{Time, TimelineItem};
+use crate::document::{Time, TimelineItem, known_state};
 use crate::recognize::{Event, MAX_ID_BYTES, Machine, Sample, SnapContact, Snapshot, Trouble};
 use crate::time::{Millis, format_iso8601};
 
@@ -42,15 +42,46 @@ const MAX_TRACKED_CONNECTIONS: usize = 16;
 /// last; only this many are looked at.
 const RECENT_CALLS: usize = 8;
 
-/// A cited entry.
-/// Shared, not copied: the text of one entry (and a snapshot's note) may be
-/// cited by several facts of several calls.
+/// A cited entry: one pointer to a shared [`Cited`].
+///
+/// A call keeps a few dozen optional citations (the first entry of each
+/// kind), most of them never filled: a pointer keeps the empty ones at one
+/// word, which is most of a tracked call's size.
 #[derive(Debug, Clone)]
-pub struct Ev {
+pub struct Ev(Rc<Cited>);
+
+/// What an [`Ev`] cites. The text of one entry (and a snapshot's note) is
+/// shared, not copied: it may be cited by several facts of several calls.
+#[derive(Debug)]
+pub struct Cited {
     pub index: u64,
     pub time: Millis,
     pub text: Rc<str>,
     pub note: Option<Rc<str>>,
+}
+
+impl Ev {
+    pub fn new(index: u64, time: Millis, text: Rc<str>, note: Option<Rc<str>>) -> Ev {
+        Ev(Rc::new(Cited {
+            index,
+            time,
+            text,
+            note,
+        }))
+    }
+
+    /// The same entry with another note.
+    pub fn with_note(&self, note: Rc<str>) -> Ev {
+        Ev::new(self.index, self.time, self.text.clone(), Some(note))
+    }
+}
+
+impl std::ops::Deref for Ev {
+    type Target = Cited;
+
+    fn deref(&self) -> &Cited {
+        &self.0
+    }
 }
 
 /// What an entry looked like when it was handed to the tracker.
@@ -78,19 +109,11 @@ pub fn evidence_text(text: &str) -> Rc<str> {
 
 impl Seen<'_> {
     fn ev(&self) -> Ev {
-        Ev {
-            index: self.index,
-            time: self.time,
-            text: self.text.clone(),
-            note: None,
-        }
+        Ev::new(self.index, self.time, self.text.clone(), None)
     }
 
     fn ev_note(&self, note: impl Into<Rc<str>>) -> Ev {
-        Ev {
-            note: Some(note.into()),
-            ..self.ev()
-        }
+        Ev::new(self.index, self.time, self.text.clone(), Some(note.into()))
     }
 }
 
@@ -110,7 +133,6 @@ pub enum Exit {
 /// One state machine of one call.
 #[derive(Debug, Clone, Default)]
 pub struct Track {
-    pub state: Option<String>,
     pub seen: bool,
     pub talking: Option<Ev>,
     /// The first transition seen left `TalkingState`: the call was talking
@@ -130,9 +152,11 @@ impl Track {
             self.talking_before_log = true;
         }
         self.seen = true;
-        let ev = seen.ev();
+        // Made once, and only if some fact takes it.
+        let mut made: Option<Ev> = None;
+        let mut ev = || made.get_or_insert_with(|| seen.ev()).clone();
         if to == "TalkingState" && self.talking.is_none() && from != Some("PendingReconnectState") {
-            self.talking = Some(ev.clone());
+            self.talking = Some(ev());
         }
         if from == Some("TalkingState") && self.exit.is_none() {
             let exit = match to {
@@ -144,7 +168,7 @@ impl Track {
                 _ => None,
             };
             if let Some(exit) = exit {
-                self.exit = Some((exit, ev.clone()));
+                self.exit = Some((exit, ev()));
             }
         } else if self.exit.is_some()
             && self.exit_done.is_none()
@@ -153,74 +177,35 @@ impl Track {
                 Some("PendingRemoteHangupState" | "PendingLocalHangupState")
             )
         {
-            self.exit_done = Some(ev.clone());
+            self.exit_done = Some(ev());
         }
         if from == Some("PendingReconnectState")
             && to == "FailedState"
             && self.reconnect_failed.is_none()
             && self.exit.is_none()
         {
-            self.reconnect_failed = Some(ev.clone());
+            self.reconnect_failed = Some(ev());
         }
         if to == "FailedState" && self.talking.is_none() && self.failed_before_talking.is_none() {
-            self.failed_before_talking = Some(ev.clone());
+            self.failed_before_talking = Some(ev());
         }
         if matches!(to, "DisconnectedState" | "FailedState") && self.terminal.is_none() {
-            self.terminal = Some(ev);
+            self.terminal = Some(ev());
         }
-        self.state = Some(to.to_string());
     }
 }
 
-/// State names of the RTC machines and of snapshot contacts and connections.
-const KNOWN_STATES: [&str; 41] = [
-    "PendingConnectState",
-    "PendingInviteState",
-    "PendingAnswerState",
-    "PendingAcceptState",
-    "PendingAcceptAckState",
-    "TalkingState",
-    "PendingReconnectState",
-    "PendingRemoteHangupState",
-    "PendingLocalHangupState",
-    "DisconnectedState",
-    "FailedState",
-    "PendingConnectContactState",
-    "IdleState",
-    "GrabLocalMediaState",
-    "CreateOfferState",
-    "SetLocalSessionDescriptionState",
-    "ConnectSignalingAndIceCollectionState",
-    "InviteAnswerState",
-    "AcceptState",
-    "ConnectContactState",
-    "InitialState",
-    "init",
-    "incoming",
-    "pending",
-    "connecting",
-    "connected",
-    "missed",
-    "error",
-    "ended",
-    "rejected",
-    "paused",
-    "hold",
-    "disconnected",
-    "silent_monitor",
-    "barge",
-    "",
-    "CleanUpState",
-    "IceRestartSubstate",
-    "ConnectedSubstate",
-    "SetLocalSessionDescriptionSubstate",
-    "AcceptSubstate",
-];
+/// A state or connection type name: borrowed when it is a known one, as
+/// nearly all are, so that tracking a connection costs no allocation for it.
+type Name = Cow<'static, str>;
 
-fn intern(name: &str) -> Cow<'static, str> {
-    match KNOWN_STATES.iter().find(|k| **k == name) {
-        Some(k) => Cow::Borrowed(k),
-        None => Cow::Owned(name.to_string()),
+/// Connection types in agent snapshots (`connectionType`).
+const CONNECTION_TYPES: [&str; 4] = ["agent", "inbound", "outbound", "monitoring"];
+
+fn name(s: &str) -> Name {
+    match known_state(s).or_else(|| CONNECTION_TYPES.iter().find(|t| **t == s).copied()) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(s.to_string()),
     }
 }
 
@@ -228,8 +213,8 @@ fn intern(name: &str) -> Cow<'static, str> {
 #[derive(Debug, Clone)]
 struct ConnState {
     id: String,
-    kind: Option<String>,
-    state: Option<String>,
+    kind: Option<Name>,
+    state: Option<Name>,
     initial: bool,
 }
 
@@ -266,7 +251,7 @@ pub struct Contact {
 /// snapshot in each contact state, and the connections' states.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotFacts {
-    last_contact_state: Option<String>,
+    last_contact_state: Option<Name>,
     connections: Vec<ConnState>,
     pub connected: Option<Ev>,
     pub ended: Option<Ev>,
@@ -388,13 +373,13 @@ impl Contact {
             // leave most timelines at capacity 32, half empty.
             self.timeline.reserve_exact(TIMELINE_START);
         }
-        self.timeline.push(TimelineItem {
-            index: seen.index,
-            time: Time(seen.time),
+        self.timeline.push(TimelineItem::new(
+            seen.index,
+            Time(seen.time),
             machine,
-            from: from.map(intern),
-            to: intern(to),
-        });
+            from,
+            to,
+        ));
     }
 
     fn track(&mut self, machine: Machine) -> &mut Track {
@@ -454,14 +439,10 @@ impl Contact {
                 Some(matches!(c.state.as_deref(), Some("connected" | "ended")));
         }
         let state = c.state.as_deref().unwrap_or("");
-        if c.state != self.snap.last_contact_state {
-            self.timeline(
-                seen,
-                "contact",
-                self.snap.last_contact_state.clone().as_deref(),
-                state,
-            );
-            self.snap.last_contact_state.clone_from(&c.state);
+        if c.state.as_deref() != self.snap.last_contact_state.as_deref() {
+            let last = self.snap.last_contact_state.take();
+            self.timeline(seen, "contact", last.as_deref(), state);
+            self.snap.last_contact_state = c.state.as_deref().map(name);
         }
         // One note per snapshot and contact, written only if some fact
         // takes it, and shared by every fact that does.
@@ -517,15 +498,15 @@ impl Contact {
             let changed = match self.snap.connections.iter_mut().find(|s| s.id == k.id) {
                 Some(s) if s.state.as_deref() == kstate => None,
                 Some(s) => {
-                    let from = s.state.replace(kstate.unwrap_or("").to_string());
+                    let from = s.state.replace(name(kstate.unwrap_or("")));
                     Some(from)
                 }
                 None => {
                     if self.snap.connections.len() < MAX_TRACKED_CONNECTIONS {
                         self.snap.connections.push(ConnState {
                             id: k.id.clone(),
-                            kind: k.kind.clone(),
-                            state: k.state.clone(),
+                            kind: k.kind.as_deref().map(name),
+                            state: k.state.as_deref().map(name),
                             initial: k.initial,
                         });
                     }

@@ -4,7 +4,6 @@
 //! every collection is built in a deterministic order, so the same input always
 //! gives byte-identical output.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Serialize, Serializer};
@@ -459,16 +458,146 @@ pub struct Evidence {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One state change of a call. Serialised as `index`, `time`, `machine`,
+/// `from` (`null` for the first state seen) and `to`.
+///
+/// Every tracked call keeps one of these per change until the log ends, so
+/// the two state names take 16 bytes together when both are on the known
+/// list of RTC and snapshot states, as nearly all are; others are kept as
+/// written.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelineItem {
     pub index: u64,
     pub time: Time,
     /// `signaling`, `session`, `call_session`, `contact` (snapshot contact
     /// state) or `agent_connection` / `customer_connection` (snapshot).
     pub machine: &'static str,
-    /// State names come from a short known list, so they are rarely owned.
-    pub from: Option<Cow<'static, str>>,
-    pub to: Cow<'static, str>,
+    states: States,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum States {
+    /// Positions in [`KNOWN_STATES`]; `from` is [`NO_STATE`] for none.
+    Known {
+        from: u8,
+        to: u8,
+    },
+    Named(Box<(Option<Box<str>>, Box<str>)>),
+}
+
+/// `from` of [`States::Known`] when there is none.
+const NO_STATE: u8 = u8::MAX;
+
+/// State names of the RTC machines and of snapshot contacts and connections.
+const KNOWN_STATES: [&str; 41] = [
+    "PendingConnectState",
+    "PendingInviteState",
+    "PendingAnswerState",
+    "PendingAcceptState",
+    "PendingAcceptAckState",
+    "TalkingState",
+    "PendingReconnectState",
+    "PendingRemoteHangupState",
+    "PendingLocalHangupState",
+    "DisconnectedState",
+    "FailedState",
+    "PendingConnectContactState",
+    "IdleState",
+    "GrabLocalMediaState",
+    "CreateOfferState",
+    "SetLocalSessionDescriptionState",
+    "ConnectSignalingAndIceCollectionState",
+    "InviteAnswerState",
+    "AcceptState",
+    "ConnectContactState",
+    "InitialState",
+    "init",
+    "incoming",
+    "pending",
+    "connecting",
+    "connected",
+    "missed",
+    "error",
+    "ended",
+    "rejected",
+    "paused",
+    "hold",
+    "disconnected",
+    "silent_monitor",
+    "barge",
+    "",
+    "CleanUpState",
+    "IceRestartSubstate",
+    "ConnectedSubstate",
+    "SetLocalSessionDescriptionSubstate",
+    "AcceptSubstate",
+];
+
+fn known_state_index(name: &str) -> Option<u8> {
+    KNOWN_STATES
+        .iter()
+        .position(|k| *k == name)
+        .and_then(|i| u8::try_from(i).ok())
+}
+
+/// `name` as a `'static` string when it is a known state name.
+pub(crate) fn known_state(name: &str) -> Option<&'static str> {
+    KNOWN_STATES.iter().find(|k| **k == name).copied()
+}
+
+impl TimelineItem {
+    pub fn new(
+        index: u64,
+        time: Time,
+        machine: &'static str,
+        from: Option<&str>,
+        to: &str,
+    ) -> TimelineItem {
+        let known_from = match from {
+            None => Some(NO_STATE),
+            Some(f) => known_state_index(f),
+        };
+        let states = match (known_from, known_state_index(to)) {
+            (Some(from), Some(to)) => States::Known { from, to },
+            _ => States::Named(Box::new((from.map(Box::from), Box::from(to)))),
+        };
+        TimelineItem {
+            index,
+            time,
+            machine,
+            states,
+        }
+    }
+
+    /// The state left; `None` for the first state seen.
+    pub fn from(&self) -> Option<&str> {
+        match &self.states {
+            States::Known { from: NO_STATE, .. } => None,
+            States::Known { from, .. } => Some(KNOWN_STATES[usize::from(*from)]),
+            States::Named(names) => names.0.as_deref(),
+        }
+    }
+
+    /// The state entered.
+    pub fn to(&self) -> &str {
+        match &self.states {
+            States::Known { to, .. } => KNOWN_STATES[usize::from(*to)],
+            States::Named(names) => &names.1,
+        }
+    }
+}
+
+impl Serialize for TimelineItem {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("TimelineItem", 5)?;
+        s.serialize_field("index", &self.index)?;
+        s.serialize_field("time", &self.time)?;
+        s.serialize_field("machine", self.machine)?;
+        s.serialize_field("from", &self.from())?;
+        s.serialize_field("to", self.to())?;
+        s.end()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -560,5 +689,55 @@ impl Document {
     /// [`Self::to_json_line`], streamed to a writer.
     pub fn write_json_line<W: std::io::Write>(&self, w: W) -> std::io::Result<()> {
         render::json::write_line(w, self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pair of known names, and names off the list (empty, long,
+    /// non-ASCII, a known name's prefix), read back as given and serialise
+    /// as the strings they are.
+    #[test]
+    fn a_timeline_item_gives_back_its_state_names() {
+        let others = ["Talking", "TalkingStateX", "ÉtatInconnu", &"x".repeat(300)];
+        let mut names: Vec<&str> = KNOWN_STATES.to_vec();
+        names.extend(others);
+        let mut froms: Vec<Option<&str>> = names.iter().copied().map(Some).collect();
+        froms.push(None);
+        for from in &froms {
+            for to in &names {
+                let item = TimelineItem::new(7, Time(1_700_000_000_000), "signaling", *from, to);
+                assert_eq!(item.from(), *from);
+                assert_eq!(item.to(), *to);
+                let json = serde_json::to_value(&item).unwrap();
+                assert_eq!(
+                    json,
+                    serde_json::json!({
+                        "index": 7,
+                        "time": "2023-11-14T22:13:20.000Z",
+                        "machine": "signaling",
+                        "from": from,
+                        "to": to,
+                    })
+                );
+            }
+        }
+        // The fields in the order the schema has always had.
+        let line =
+            serde_json::to_string(&TimelineItem::new(1, Time(0), "contact", None, "connected"))
+                .unwrap();
+        assert_eq!(
+            line,
+            r#"{"index":1,"time":"1970-01-01T00:00:00.000Z","machine":"contact","from":null,"to":"connected"}"#
+        );
+    }
+
+    /// Calls keep every change until the log ends (a 1 GB log tracks
+    /// thousands of calls): the item must stay small.
+    #[test]
+    fn a_timeline_item_takes_at_most_48_bytes() {
+        assert!(std::mem::size_of::<TimelineItem>() <= 48);
     }
 }

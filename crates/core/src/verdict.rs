@@ -522,16 +522,13 @@ fn network(f: &Facts<'_>) -> Option<Verdict> {
     let from = losses.iter().position(|l| !recovered_after(l.time))?;
     let unrecovered = &losses[from..];
     let first = unrecovered[0];
-    let noted = Ev {
-        note: Some(
-            format!(
-                "no recovery before the end at {}: no ICE connected/completed line, no audio in the metrics",
-                crate::time::format_iso8601(end.time)
-            )
-            .into(),
-        ),
-        ..first.clone()
-    };
+    let noted = first.with_note(
+        format!(
+            "no recovery before the end at {}: no ICE connected/completed line, no audio in the metrics",
+            crate::time::format_iso8601(end.time)
+        )
+        .into(),
+    );
     let mut ev: Vec<&Ev> = unrecovered[1..].to_vec();
     ev.push(end);
     // The metrics counting no packets after the loss are a second,

@@ -761,11 +761,11 @@ fn timeline(out: &mut String, n: usize, c: &Call, log: Option<&LogInfo>) {
         );
         push_text_capped(out, lane_label(i.machine), ID_CAP_BYTES);
         out.push_str("</td><td class=\"mono\">");
-        if let Some(from) = &i.from {
+        if let Some(from) = i.from() {
             push_text_capped(out, from, STATE_CAP_BYTES);
             out.push_str(" → ");
         }
-        push_text_capped(out, &i.to, STATE_CAP_BYTES);
+        push_text_capped(out, i.to(), STATE_CAP_BYTES);
         if cited.contains(&i.index) {
             out.push_str(" <strong>(evidence)</strong>");
         }
@@ -909,17 +909,17 @@ impl Panel<'_> {
                 out.push_str("<g><title>");
                 push_attr(out, lane_label(machine), ID_CAP_BYTES);
                 out.push_str(": ");
-                if let Some(f) = &item.from {
+                if let Some(f) = item.from() {
                     push_attr(out, f, STATE_CAP_BYTES);
                     out.push_str(" → ");
                 }
-                push_attr(out, &item.to, STATE_CAP_BYTES);
+                push_attr(out, item.to(), STATE_CAP_BYTES);
                 let _ = write!(
                     out,
                     " at {} (entry {})</title><rect class=\"{}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" rx=\"2\"/>",
                     clock(s),
                     item.index,
-                    state_class(&item.to),
+                    state_class(item.to()),
                     y + 3.0,
                     LANE_H - 8.0
                 );
@@ -930,7 +930,7 @@ impl Panel<'_> {
                         w - 2.0,
                         LANE_H / 2.0 + 3.0
                     );
-                    push_attr(out, &item.to, STATE_CAP_BYTES);
+                    push_attr(out, item.to(), STATE_CAP_BYTES);
                     out.push_str("</text></svg>");
                 }
                 if self.cited.contains(&item.index) && s >= from {
@@ -1455,7 +1455,6 @@ fn base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
 
     use super::*;
     use crate::document::{
@@ -1500,12 +1499,8 @@ mod tests {
 
     fn call(id: &str, text: &str, state: &str) -> Call {
         let t = |ms: Millis| Time(1_700_000_000_000 + ms);
-        let item = |ms, machine, from: Option<&str>, to: &str| TimelineItem {
-            index: ms as u64 / 1000,
-            time: t(ms),
-            machine,
-            from: from.map(|f| Cow::Owned(f.to_string())),
-            to: Cow::Owned(to.to_string()),
+        let item = |ms, machine, from: Option<&str>, to: &str| {
+            TimelineItem::new(ms as u64 / 1000, t(ms), machine, from, to)
         };
         Call {
             contact_id: id.to_string(),
@@ -1885,12 +1880,14 @@ mod tests {
             })
             .collect();
         worst.timeline = (0..100)
-            .map(|i| TimelineItem {
-                index: i,
-                time: Time(1_700_000_000_000 + i as i64 * 1000),
-                machine: MACHINE_LANES[i as usize % 6].0,
-                from: Some(Cow::Owned(long_id.clone())),
-                to: Cow::Owned(long_id.clone()),
+            .map(|i| {
+                TimelineItem::new(
+                    i,
+                    Time(1_700_000_000_000 + i as i64 * 1000),
+                    MACHINE_LANES[i as usize % 6].0,
+                    Some(&long_id),
+                    &long_id,
+                )
             })
             .collect();
         worst.softphone_errors = (0..100)
