@@ -88,23 +88,50 @@ impl std::ops::Deref for Ev {
 pub struct Seen<'a> {
     pub index: u64,
     pub time: Millis,
-    /// As [`evidence_text`] makes it.
+    /// As [`EvidenceTexts`] makes it.
     pub text: &'a Rc<str>,
 }
 
 /// An entry's text as evidence may cite it: trimmed, and cut to
 /// [`TEXT_CAP`] bytes. Done once, before the entry waits in the time-order
 /// window, so that neither the window nor the calls hold long texts.
-pub fn evidence_text(text: &str) -> Rc<str> {
+fn cut_text(text: &str) -> &str {
     let t = text.trim();
     if t.len() <= TEXT_CAP {
-        return t.into();
+        return t;
     }
     let mut end = TEXT_CAP;
     while !t.is_char_boundary(end) {
         end -= 1;
     }
-    t[..end].into()
+    &t[..end]
+}
+
+/// Entries' texts as evidence may cite them ([`cut_text`]), each shared
+/// with an entry of the same text seen shortly before: most entries a call cites repeat a text (every agent snapshot
+/// reads `GET_AGENT_SNAPSHOT succeeded.`), and every call keeps its
+/// citations until the log ends.
+#[derive(Default)]
+pub struct EvidenceTexts {
+    recent: [Option<Rc<str>>; RECENT_TEXTS],
+    next: usize,
+}
+
+/// Texts [`EvidenceTexts`] remembers: the kinds of entries that alternate
+/// between two snapshots.
+const RECENT_TEXTS: usize = 4;
+
+impl EvidenceTexts {
+    pub fn get(&mut self, text: &str) -> Rc<str> {
+        let t = cut_text(text);
+        if let Some(same) = self.recent.iter().flatten().find(|r| ***r == *t) {
+            return same.clone();
+        }
+        let made: Rc<str> = t.into();
+        self.recent[self.next] = Some(made.clone());
+        self.next = (self.next + 1) % RECENT_TEXTS;
+        made
+    }
 }
 
 impl Seen<'_> {
@@ -368,10 +395,17 @@ impl Contact {
             self.timeline_truncated = true;
             return;
         }
-        if self.timeline.capacity() == 0 {
-            // A call typically has 15 to 20 changes: doubling from 4 would
-            // leave most timelines at capacity 32, half empty.
-            self.timeline.reserve_exact(TIMELINE_START);
+        if self.timeline.len() == self.timeline.capacity() {
+            // A call typically has 15 to 20 changes, and every call's stay
+            // until the log ends: doubling (from 4, or from the start) would
+            // leave most timelines a third to half empty. A quarter more is
+            // room enough for the rest of most calls.
+            let more = if self.timeline.is_empty() {
+                TIMELINE_START
+            } else {
+                (self.timeline.len() / 4).max(4)
+            };
+            self.timeline.reserve_exact(more);
         }
         self.timeline.push(TimelineItem::new(
             seen.index,
@@ -554,12 +588,16 @@ impl Contact {
         if far_active && !agent_active && agent_state.is_some() {
             first(&mut self.snap.others_stayed, &mut note);
         }
+        // Both legs often go down in the same snapshot: one citation for both.
+        let mut timed: Option<Ev> = None;
         for (slot, at) in [
             (&mut self.snap.agent_down, agent_down),
             (&mut self.snap.customer_down, customer_down),
         ] {
             if let (None, Some(at)) = (&slot, at) {
-                let ev = seen.ev_note(describe_snapshot_times(c, skew));
+                let ev = timed
+                    .get_or_insert_with(|| seen.ev_note(describe_snapshot_times(c, skew)))
+                    .clone();
                 *slot = Some(LegDown { at, ev });
             }
         }
@@ -1070,4 +1108,47 @@ fn is_mid_call(from: Option<&str>) -> bool {
                 | "PendingLocalHangupState"
         )
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shared or not, a text is the entry's own, trimmed and cut; a text
+    /// seen among the last few is shared, an older one made again.
+    #[test]
+    fn evidence_texts_are_the_entries_own_and_shared_when_repeated() {
+        let long = format!("  {}", "é".repeat(300));
+        let inputs = [
+            " GET_AGENT_SNAPSHOT succeeded.",
+            "GET_AGENT_SNAPSHOT succeeded.\n",
+            "GET_AGENT_SNAPSHOT succeeded",
+            long.as_str(),
+            "a",
+            "b",
+            "c",
+            long.as_str(),
+            "d",
+            "e",
+            "GET_AGENT_SNAPSHOT succeeded.",
+        ];
+        let mut texts = EvidenceTexts::default();
+        let made: Vec<Rc<str>> = inputs.iter().map(|t| texts.get(t)).collect();
+        for (t, m) in inputs.iter().zip(&made) {
+            let expected = t.trim();
+            let expected = if expected.len() > TEXT_CAP {
+                &expected[..TEXT_CAP]
+            } else {
+                expected
+            };
+            assert_eq!(&**m, expected);
+        }
+        assert!(Rc::ptr_eq(&made[0], &made[1]), "trimmed alike: shared");
+        assert!(!Rc::ptr_eq(&made[1], &made[2]));
+        assert!(
+            Rc::ptr_eq(&made[3], &made[7]),
+            "three texts between: shared"
+        );
+        assert!(!Rc::ptr_eq(&made[0], &made[10]), "gone from the last four");
+    }
 }

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use crate::assemble::{Analysis, build};
-use crate::calls::{Seen, Tracker, evidence_text};
+use crate::calls::{EvidenceTexts, Seen, Tracker};
 use crate::document::{Document, LogInfo, RejectKind, Rejection, Source, Warning};
 use crate::error::SourceError;
 use crate::options::Options;
@@ -40,6 +40,7 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
     let mut tracker = Tracker::new(options.limits.max_contacts);
     let mut window = Reorder::default();
     let mut recognizer = Recognizer::new(options.reuse_repeats);
+    let mut texts = EvidenceTexts::default();
     let mut valid = 0u64;
     let mut warnings = 0u64;
     let mut warning_samples = Vec::new();
@@ -61,7 +62,7 @@ fn analyse<R: Read>(input: R, options: &Options) -> Result<Analysis, ReadError> 
                         .map(String::from);
                 }
                 if let Some(event) = recognizer.recognize(&e.text, e.objects, e.index, e.repeats) {
-                    let text = evidence_text(&e.text);
+                    let text = texts.get(&e.text);
                     window.push(Pending {
                         time: e.time,
                         index: e.index,
