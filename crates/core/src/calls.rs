@@ -108,7 +108,8 @@ fn cut_text(text: &str) -> &str {
 }
 
 /// Entries' texts as evidence may cite them ([`cut_text`]), each shared
-/// with an entry of the same text seen shortly before: most entries a call cites repeat a text (every agent snapshot
+/// with an entry of the same text seen shortly before: two entries in
+/// three that reach the tracker repeat a recent text (every agent snapshot
 /// reads `GET_AGENT_SNAPSHOT succeeded.`), and every call keeps its
 /// citations until the log ends.
 #[derive(Default)]
@@ -396,8 +397,8 @@ impl Contact {
             return;
         }
         if self.timeline.len() == self.timeline.capacity() {
-            // A call typically has 15 to 20 changes, and every call's stay
-            // until the log ends: doubling (from 4, or from the start) would
+            // A call typically has 15 to 20 changes, and every call's
+            // timeline stays until the log ends: doubling (from 4, or from the start) would
             // leave most timelines a third to half empty. A quarter more is
             // room enough for the rest of most calls.
             let more = if self.timeline.is_empty() {
