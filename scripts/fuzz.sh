@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 
 SECONDS_PER_TARGET=${1:-60}
 shift || true
-ALL_TARGETS=(classify trigger_json trigger_shapes keys)
+ALL_TARGETS=(classify snapshot_reader metrics_reader trigger_json trigger_shapes keys)
+# The targets that need the Lambda adapter.
+LAMBDA_TARGETS=" trigger_json trigger_shapes keys "
 if [ $# -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 CARGO_FUZZ_VERSION=0.13.2
 TOOLS=$PWD/target/ci-tools/cargo-fuzz-$CARGO_FUZZ_VERSION
@@ -35,12 +37,15 @@ export PATH="$TOOLS/bin:$PATH"
 # nightly compiler takes; this lets the stable one take them.
 export RUSTC_BOOTSTRAP=1
 
-# Only the classify target does without the Lambda adapter, whose AWS SDK is
-# most of the build.
+# The core's targets do without the Lambda adapter, whose AWS SDK is most
+# of the build.
 FLAGS=(--sanitizer "${FUZZ_SANITIZER:-address}")
-if [ "${TARGETS[*]}" != classify ]; then
-  FLAGS+=(--features lambda)
-fi
+for t in "${TARGETS[@]}"; do
+  if [[ $LAMBDA_TARGETS == *" $t "* ]]; then
+    FLAGS+=(--features lambda)
+    break
+  fi
+done
 
 echo "== building ${TARGETS[*]} (${FLAGS[*]})"
 start=$(date +%s)
@@ -58,6 +63,8 @@ mkdir -p "$LOGS"
 
 declare -A ARGS=(
   [classify]="-dict=fuzz/dict/classify.dict -max_len=16384"
+  [snapshot_reader]="-dict=fuzz/dict/classify.dict -max_len=16384"
+  [metrics_reader]="-dict=fuzz/dict/classify.dict -max_len=16384"
   [trigger_json]="-dict=fuzz/dict/trigger.dict"
   [trigger_shapes]=""
   [keys]=""

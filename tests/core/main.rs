@@ -12,6 +12,8 @@ mod bad_input;
 mod contact_records;
 /// Inputs found by fuzzing (`fuzz/`), each with the property it broke.
 mod fuzz_regressions;
+/// The hand-written snapshot and metrics readers give serde_json's answer or leave it to serde.
+mod hand_readers;
 /// Every accepted input shape (array, NDJSON, gzip, `_logs`, …) classifies alike.
 mod input_shapes;
 /// What grows the classifier's state is bounded, asserted by its effect.
@@ -26,7 +28,5 @@ mod sample_generator;
 mod scenarios;
 /// Every document the program writes matches `schema/result-v1.schema.json`.
 mod schema;
-/// The hand-written snapshot reader gives serde_json's answer or leaves it to serde.
-mod snapshot_reader;
 /// Each closed enum spells its wire names once: `as_str()`, serde and the schema agree.
 mod wire_names;

@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 
 use crate::contact_records::{AgreementCounts, ContactRecordCheck};
 use crate::render;
-use crate::time::{Millis, format_iso8601};
+use crate::time::{Millis, format_iso8601, iso8601_bytes};
 
 /// An instant, kept as epoch milliseconds and written as ISO-8601 UTC with
 /// milliseconds (`2019-10-03T18:21:26.478Z`).
@@ -25,7 +25,11 @@ impl fmt::Display for Time {
 
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match iso8601_bytes(self.0) {
+            // ASCII digits and separators only.
+            Some(b) => s.serialize_str(std::str::from_utf8(&b).unwrap_or_default()),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -695,6 +699,27 @@ impl Document {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A time is written as its ISO-8601 text, JSON-quoted: the stack-built
+    /// digits for years 0 to 9999, the formatting machinery around them.
+    #[test]
+    fn time_serialises_as_its_text() {
+        let (first, last) = (-62_167_219_200_000i64, 253_402_300_800_000i64);
+        for ms in [0, -1, 1_570_126_886_478, first, first - 1, last - 1, last] {
+            assert_eq!(
+                serde_json::to_string(&Time(ms)).unwrap(),
+                format!("\"{}\"", format_iso8601(ms))
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&Time(1_570_126_886_478)).unwrap(),
+            "\"2019-10-03T18:21:26.478Z\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Time(last)).unwrap(),
+            "\"10000-01-01T00:00:00.000Z\""
+        );
+    }
 
     /// Every pair of known names, and names off the list (empty, long,
     /// non-ASCII, a known name's prefix), read back as given and serialise

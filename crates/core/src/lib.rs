@@ -74,6 +74,16 @@ pub fn snapshot_readers_agree(objects: &[u8]) -> Option<bool> {
     recognize::snapshot_readers_agree(objects)
 }
 
+/// Not part of the API: for the differential tests and the `metrics_reader`
+/// fuzz target. `None` when the hand-written reader of a
+/// `sendSoftphoneMetrics` line's JSON leaves it to `serde_json`; otherwise
+/// whether both readers give the same samples.
+#[doc(hidden)]
+#[must_use]
+pub fn metrics_readers_agree(json: &str) -> Option<bool> {
+    recognize::metrics_readers_agree(json)
+}
+
 /// Reads a CCP log (any shape, gzip or not) and classifies every call in it.
 ///
 /// Content problems never fail this function: they give a document with

@@ -144,20 +144,23 @@ pub(crate) fn parse_to_iso_string(b: &[u8]) -> Option<Millis> {
 
 /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn format_iso8601(ms: Millis) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    let (h, min, s, milli) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
-    if !(0..=9999).contains(&y) {
-        return format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z");
+    match iso8601_bytes(ms) {
+        Some(b) => b.iter().map(|&c| char::from(c)).collect(),
+        None => {
+            let (y, m, d, h, min, s, milli) = civil(ms);
+            format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+        }
     }
-    // Evidence notes hold many times: digits written directly, not through
-    // the formatting machinery.
+}
+
+/// [`format_iso8601`]'s text for years 0 to 9999 (every time a log can
+/// hold), on the stack: the result document writes a few dozen times per
+/// call, and each went through the formatting machinery and a `String`.
+pub(crate) fn iso8601_bytes(ms: Millis) -> Option<[u8; 24]> {
+    let (y, m, d, h, min, s, milli) = civil(ms);
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
     let mut out = *b"0000-00-00T00:00:00.000Z";
     for (at, width, value) in [
         (0, 4, y),
@@ -174,7 +177,23 @@ pub fn format_iso8601(ms: Millis) -> String {
             v /= 10;
         }
     }
-    out.iter().map(|&c| char::from(c)).collect()
+    Some(out)
+}
+
+/// Year, month, day, hour, minute, second, millisecond.
+fn civil(ms: Millis) -> (i64, i64, i64, i64, i64, i64, i64) {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    (
+        y,
+        m,
+        d,
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    )
 }
 
 fn is_leap(y: i64) -> bool {

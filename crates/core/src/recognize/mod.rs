@@ -9,9 +9,9 @@ mod hand;
 mod objects;
 mod softphone;
 
-pub(crate) use objects::snapshot_readers_agree;
 pub use objects::{Sample, SnapContact, Snapshot};
 use objects::{api_params, parse_metrics, parse_snapshot, report_failures};
+pub(crate) use objects::{metrics_readers_agree, snapshot_readers_agree};
 use softphone::softphone_line;
 pub use softphone::{Machine, Trouble};
 

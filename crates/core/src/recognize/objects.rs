@@ -108,7 +108,7 @@ pub(super) const MAX_OBJECTS: usize = 8;
 pub(super) const MAX_SNAPSHOT_CONTACTS: usize = 64;
 pub(super) const MAX_CONNECTIONS: usize = 8;
 /// Samples in one metrics report.
-const MAX_SAMPLES: usize = 1024;
+pub(super) const MAX_SAMPLES: usize = 1024;
 /// Largest `skew` taken as one (a day, in ms).
 const MAX_SKEW_MS: f64 = 86_400_000.0;
 
@@ -280,18 +280,27 @@ fn finish_snapshot(raw: RawSnapshot<'_>) -> Snapshot {
     }
 }
 
-#[derive(Deserialize)]
-struct RawSample<'a> {
+#[derive(Debug, Deserialize)]
+pub(super) struct RawSample<'a> {
     #[serde(borrow, default)]
-    timestamp: Option<Cow<'a, str>>,
+    pub(super) timestamp: Option<Cow<'a, str>>,
     #[serde(default, rename = "roundTripTimeMillis")]
-    rtt: Option<f64>,
+    pub(super) rtt: Option<f64>,
     #[serde(default, rename = "jitterBufferMillis")]
-    jitter: Option<f64>,
+    pub(super) jitter: Option<f64>,
     #[serde(default, rename = "packetsLost")]
-    lost: Option<f64>,
+    pub(super) lost: Option<f64>,
     #[serde(default, rename = "packetsCount")]
-    count: Option<f64>,
+    pub(super) count: Option<f64>,
+}
+
+impl RawSample<'_> {
+    /// Equal, numbers bit for bit (`0.0` is not `-0.0`).
+    fn same(&self, other: &RawSample<'_>) -> bool {
+        let bits =
+            |s: &RawSample<'_>| [s.rtt, s.jitter, s.lost, s.count].map(|v| v.map(f64::to_bits));
+        self.timestamp == other.timestamp && bits(self) == bits(other)
+    }
 }
 
 /// Far above any real round trip, jitter or packet count, and low enough
@@ -304,10 +313,13 @@ fn plausible(v: Option<f64>) -> Option<f64> {
 }
 
 pub(super) fn parse_metrics(json: &str) -> Option<Vec<Sample>> {
-    let raw: Bounded<RawSample<'_>, MAX_SAMPLES> = serde_json::from_str(json.trim()).ok()?;
+    let json = json.trim();
+    let raw = match super::hand::metrics(json) {
+        Some(raw) => raw,
+        None => serde_metrics(json)?,
+    };
     Some(
-        raw.0
-            .into_iter()
+        raw.into_iter()
             .map(|r| Sample {
                 time: r.timestamp.as_deref().and_then(crate::time::parse_iso8601),
                 rtt_ms: plausible(r.rtt),
@@ -317,6 +329,22 @@ pub(super) fn parse_metrics(json: &str) -> Option<Vec<Sample>> {
             })
             .collect(),
     )
+}
+
+fn serde_metrics(json: &str) -> Option<Vec<RawSample<'_>>> {
+    let raw: Bounded<RawSample<'_>, MAX_SAMPLES> = serde_json::from_str(json).ok()?;
+    Some(raw.0)
+}
+
+/// `None` when the hand-written reader leaves a metrics line's JSON to
+/// `serde_json`; otherwise whether both read the same samples.
+pub(crate) fn metrics_readers_agree(json: &str) -> Option<bool> {
+    let json = json.trim();
+    let hand = super::hand::metrics(json)?;
+    let serde = serde_metrics(json);
+    Some(serde.is_some_and(|serde| {
+        serde.len() == hand.len() && serde.iter().zip(&hand).all(|(a, b)| a.same(b))
+    }))
 }
 
 /// Failure flags kept from one end-of-call report.
