@@ -262,6 +262,70 @@ fn long_strings_and_large_entries_are_capped() {
     assert!(msg.contains("entry 0 is larger"), "{msg}");
 }
 
+/// Inside `objects` the reader scans 64 bytes at a time; whatever the
+/// alignment, and however the log arrives in reads, brackets and escaped
+/// quotes inside strings are not counted, a string of exactly the cap is
+/// read, and one byte more is refused at its opening quote.
+#[test]
+fn strings_inside_objects_are_read_and_capped_at_every_alignment() {
+    let cap = 200;
+    let options = Options {
+        limits: Limits {
+            max_string_bytes: cap,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let second = r#"{"text":" c-22222222 SIGNALING TalkingState => PendingRemoteHangupState","time":"2019-10-03T18:22:26.478Z"}"#;
+    // With and without escapes near the long string: a block holding a
+    // backslash is read a string at a time.
+    let escapes = [(r#"}]\"{[\\"#, r#"\"]"#), ("}]{[", "]")];
+    for pad in 0..70 {
+        for (len, (q, d)) in [cap, cap + 1]
+            .into_iter()
+            .flat_map(|l| escapes.map(|e| (l, e)))
+        {
+            let head = format!(
+                r#"{{"text":" c-11111111 SIGNALING TalkingState => PendingLocalHangupState","time":"2019-10-03T18:21:26.478Z","objects":[{{"p":"{}","q":"{q}","s":""#,
+                "x".repeat(pad)
+            );
+            let log = format!(
+                r#"[{head}{}","n":[1,{{"d":"{d}"}}]}}],"line":1}},{second}]"#,
+                "y".repeat(len)
+            );
+            let what = format!("pad {pad}, string of {len}, q {q}");
+            if len == cap {
+                for step in [1, 63, 64, 65, 4096] {
+                    let doc = classify(
+                        Trickle {
+                            data: log.as_bytes(),
+                            step,
+                        },
+                        Source::default(),
+                        &options,
+                    )
+                    .unwrap();
+                    assert_eq!(
+                        doc.status,
+                        Status::Ok,
+                        "{what}, {step} a read: {:?}",
+                        doc.error
+                    );
+                    assert_eq!(doc.log.unwrap().entries, 2, "{what}");
+                    assert_eq!(doc.calls.len(), 2, "{what}");
+                }
+            } else {
+                let (kind, msg, offset, entry) = rejected_with(log.as_bytes(), &options);
+                assert_eq!(kind, RejectKind::TooLarge, "{what}: {msg}");
+                assert_eq!(msg, "a string in entry 0 is longer than the 200 byte limit");
+                // The opening quote of `s`'s value: the last byte of `head`.
+                assert_eq!(offset, Some(head.len() as u64), "{what}");
+                assert_eq!(entry, Some(0));
+            }
+        }
+    }
+}
+
 #[test]
 fn invalid_utf8_is_rejected_clearly() {
     let mut log = format!("[{ENTRY}]").into_bytes();

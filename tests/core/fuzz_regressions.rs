@@ -144,3 +144,72 @@ fn huge_metrics_values_keep_the_quality_figures_finite() {
     );
     assert!(quality.packets_lost < 1000, "{quality:?}");
 }
+
+/// To compare an entry with its template the reader reads ahead; an error
+/// met there (a corrupt gzip trailer, the decompressed cap) was reported
+/// in place of the malformed entry before it, which the reference path
+/// reports. Now it waits until the scan needs the bytes it stopped.
+#[test]
+fn an_error_met_reading_ahead_waits_for_the_scan() {
+    let e = |n: u32| {
+        format!(
+            r#"{{"text":"Publishing event: agent::refresh","time":"2019-10-03T18:19:4{n}.134Z","objects":[{{"pad":"{}"}}]}}"#,
+            "x".repeat(150)
+        )
+    };
+    // Entry 3 is not JSON; what follows is short enough to be read ahead.
+    let log = format!("[{},{},{},477Zset,{}]", e(1), e(2), e(3), e(4));
+    let bad_at = log.find("477Z").unwrap() as u64;
+    let mut corrupt = gzip(log.as_bytes());
+    let crc = corrupt.len() - 8;
+    corrupt[crc] ^= 0xff;
+    // The cap falls in the last entry, past the malformed one.
+    let capped = Limits {
+        max_decompressed_bytes: log.len() as u64 - 20,
+        ..Limits::default()
+    };
+    for (input, limits) in [
+        (&corrupt[..], Limits::default()),
+        (log.as_bytes(), capped),
+        (&gzip(log.as_bytes())[..], capped),
+    ] {
+        for reuse_repeats in [true, false] {
+            let options = Options {
+                limits,
+                reuse_repeats,
+                ..Options::default()
+            };
+            let doc = classify_with(input, &options);
+            let error = doc.error.expect("rejected");
+            assert_eq!(error.kind, RejectKind::MalformedJson, "{}", error.message);
+            assert_eq!((error.entry, error.offset), (Some(3), Some(bad_at)));
+        }
+    }
+    // Without the malformed entry the cap is what is reported, at the cap.
+    let log = format!("[{},{},{},{}]", e(1), e(2), e(3), e(4));
+    let limits = Limits {
+        max_decompressed_bytes: log.len() as u64 - 20,
+        ..Limits::default()
+    };
+    for reuse_repeats in [true, false] {
+        for step in [1, 100, 1 << 20] {
+            let options = Options {
+                limits,
+                reuse_repeats,
+                ..Options::default()
+            };
+            let doc = classify(
+                Trickle {
+                    data: log.as_bytes(),
+                    step,
+                },
+                Source::default(),
+                &options,
+            )
+            .unwrap();
+            let error = doc.error.expect("rejected");
+            assert_eq!(error.kind, RejectKind::TooLarge, "{}", error.message);
+            assert_eq!(error.offset, Some(limits.max_decompressed_bytes));
+        }
+    }
+}

@@ -112,3 +112,40 @@ fn digit_runs_that_break_a_number_give_the_same_document_on_both_paths() {
         }
     }
 }
+
+/// A snapshot equal to the previous one but for a digit of a connection id
+/// (found by fuzzing): two connections, not a repeat. The fast path reused
+/// the previous parse and lost the new connection.
+#[test]
+fn an_id_that_differs_in_a_digit_is_no_repeat() {
+    let snapshot = |second: &str, state: &str, ms: u32| {
+        format!(
+            r#"{{"text":"GET_AGENT_SNAPSHOT succeeded.","time":"2020-11-17T20:44:5{ms}.885Z","objects":[{{"snapshot":{{"state":{{"name":"Busy","type":"system"}},"skew":25{ms},"contacts":[{{"contactId":"d3870b5e-1f26-4a9c-b0e4-68c2f9a7d135","type":"voice","state":{{"type":"connected","timestamp":"2020-11-17T20:44:1{ms}.150Z"}},"connections":[{{"connectionId":"41f9e6c2-7b3d-4085-9a1e-c6d2b08f7e34","type":"agent","state":{{"type":"connected","timestamp":"2020-11-17T20:44:16.150Z"}}}},{{"connectionId":"{second}","type":"inbound","initial":true,"state":{{"type":"{state}","timestamp":"2020-11-17T20:44:53.930Z"}}}}]}}]}},"nextToken":"tok{ms}"}}]}}"#
+        )
+    };
+    let first = "8e02c7a4-6d95-4b13-a7f8-3b1e9d5c0a62";
+    // Only digits differ: the first hex digit, then a whole digit group.
+    for other in [
+        "9e02c7a4-6d95-4b13-a7f8-3b1e9d5c0a62",
+        "8e02c7a4-6d96-4b13-a7f8-3b1e9d5c0a62",
+    ] {
+        let log = format!(
+            "[{},{},{}]",
+            snapshot(first, "connected", 1),
+            snapshot(first, "disconnected", 2),
+            snapshot(other, "disconnected", 3)
+        );
+        let (fast, reference) = both_paths(log.as_bytes());
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&reference)
+        );
+        // The reference path sees the second connection, a third party
+        // (the customer's leg is the one seen first).
+        assert!(
+            String::from_utf8_lossy(&reference).contains(r#""machine":"third_party_connection""#),
+            "{}",
+            String::from_utf8_lossy(&reference)
+        );
+    }
+}

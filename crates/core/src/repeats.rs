@@ -278,12 +278,229 @@ fn next_quote_or_digit(s: &[u8], mut i: usize) -> usize {
 }
 
 /// Whether `a` and `b` are wholly the same in this sense.
+#[cfg(test)]
 pub fn same(a: &[u8], b: &[u8]) -> bool {
+    same_outside(a, || &[], b)
+}
+
+/// The strings of `raw` (JSON text) whose digits name something: every
+/// string holding a digit, keys included, except the values of members
+/// whose key ends in `timestamp` (any case: `timestamp`, `startTimestamp`,
+/// `timeStamp`, …) and the `nextToken` value. Spans are of the content,
+/// between the quotes, in order.
+///
+/// A snapshot that differs from the previous one only in digit runs reuses
+/// its parse ([`same_outside`]): right for its times and numbers (`skew`),
+/// which only the first snapshot of a state is read for, wrong for an id
+/// (`8e02c7a4-…` and `9e02c7a4-…` are two connections) or a name.
+pub fn identity_strings(raw: &[u8]) -> Vec<(usize, usize)> {
+    identity_strings_with(raw, next_token_quotes(raw).map(|(open, _)| open))
+}
+
+/// [`identity_strings`] with the `nextToken` value's opening quote known.
+/// Quotes and digits are found 64 bytes at a time; a value with a backslash
+/// is read a byte at a time.
+fn identity_strings_with(raw: &[u8], token_open: Option<usize>) -> Vec<(usize, usize)> {
+    use crate::read::blocks::{BLOCK, quotes_and_digits};
+    let words = raw.len().div_ceil(BLOCK);
+    let (mut quotes, mut digits) = (Vec::with_capacity(words), Vec::with_capacity(words));
+    let mut chunks = raw.chunks_exact(BLOCK);
+    let mut tail = [b' '; BLOCK];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    for block in chunks.by_ref().chain(std::iter::once(&tail[..])) {
+        let (q, backslash, d) = quotes_and_digits(block.try_into().expect("a whole block"));
+        if backslash != 0 {
+            return identity_strings_by_bytes(raw, token_open);
+        }
+        quotes.push(q);
+        digits.push(d);
+    }
+    // Whether a digit bit is set in `from..to`, a word at a time.
+    let any_digit = |from: usize, to: usize| {
+        let mut k = from;
+        while k < to {
+            let w = k / BLOCK;
+            let end = to.min((w + 1) * BLOCK);
+            let width = end - k;
+            let mask = if width == BLOCK {
+                !0
+            } else {
+                (1u64 << width) - 1
+            };
+            if (digits[w] >> (k % BLOCK)) & mask != 0 {
+                return true;
+            }
+            k = end;
+        }
+        false
+    };
+    let mut spans = Vec::new();
+    let mut prev: Option<(usize, usize)> = None;
+    // Quotes pair up (no backslash): an opening one, then its closing one.
+    let mut open = None;
+    for (w, &word) in quotes.iter().enumerate() {
+        let mut q = word;
+        while q != 0 {
+            let at = w * BLOCK + q.trailing_zeros() as usize;
+            q &= q - 1;
+            let Some(o) = open.take() else {
+                open = Some(at);
+                continue;
+            };
+            if Some(o) != token_open
+                && any_digit(o + 1, at)
+                && !prev.is_some_and(|(ko, kc)| is_timestamp_key(raw, ko, kc, o))
+            {
+                spans.push((o + 1, at));
+            }
+            prev = Some((o, at));
+        }
+    }
+    spans
+}
+
+/// Whether the digit run at `start` of `raw` (valid JSON, as a parsed
+/// snapshot is) is, judged from the bytes before it alone, a number that is
+/// a member's value (`"skew": -82`) or in the string value of a member whose
+/// key ends in `timestamp` (`"timestamp": "2025-…`): what a snapshot's
+/// repeats change. `false`: not sure; [`identity_strings`] decides.
+///
+/// In valid JSON a `"` preceded by a byte other than white space, `:`,
+/// `,`, `[`, `{` or `\` closes a string; one preceded by `:` (white space
+/// between) opens the value of the key closed just before.
+fn is_number_or_timestamp(raw: &[u8], start: usize) -> bool {
+    fn back(raw: &[u8], mut k: usize, skip: impl Fn(u8) -> bool) -> usize {
+        while k > 0 && skip(raw[k - 1]) {
+            k -= 1;
+        }
+        k
+    }
+    let ws = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
+    // The quote ending at `q` closes a string (see above).
+    let closes = |q: usize| {
+        q > 0
+            && !matches!(
+                raw[q - 1],
+                b' ' | b'\n' | b'\r' | b'\t' | b':' | b',' | b'[' | b'{' | b'\\'
+            )
+    };
+    // A number: `"key"` `:` `-`? digits.
+    let k = if start > 0 && raw[start - 1] == b'-' {
+        start - 1
+    } else {
+        start
+    };
+    let k = back(raw, k, ws);
+    if k > 0 && raw[k - 1] == b':' {
+        let q = back(raw, k - 1, ws);
+        if q > 0 && raw[q - 1] == b'"' && closes(q - 1) {
+            return true;
+        }
+    }
+    // A time: `"…timestamp"` `:` `"` time characters, then the run.
+    let k = back(raw, start, |c| {
+        matches!(c, b'0'..=b'9' | b':' | b'.' | b'-' | b'+' | b'T' | b'Z')
+    });
+    if k == 0 || raw[k - 1] != b'"' {
+        return false;
+    }
+    let colon = back(raw, k - 1, ws);
+    if colon == 0 || raw[colon - 1] != b':' {
+        return false;
+    }
+    let q = back(raw, colon - 1, ws);
+    q >= 10
+        && raw[q - 1] == b'"'
+        && closes(q - 1)
+        && raw[q - 10..q - 1].eq_ignore_ascii_case(b"timestamp")
+}
+
+/// Whether the string at `key_open..=key_close` is a key ending in
+/// `timestamp` (any case) whose value's opening quote is at `open`.
+fn is_timestamp_key(raw: &[u8], key_open: usize, key_close: usize, open: usize) -> bool {
+    let gap = &raw[key_close + 1..open];
+    gap.contains(&b':')
+        && gap
+            .iter()
+            .all(|c| matches!(c, b':' | b' ' | b'\n' | b'\r' | b'\t'))
+        && key_close - key_open > 9
+        && raw[key_close - 9..key_close].eq_ignore_ascii_case(b"timestamp")
+}
+
+/// [`identity_strings_with`] a byte at a time, escapes and all.
+fn identity_strings_by_bytes(raw: &[u8], token_open: Option<usize>) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut prev: Option<(usize, usize)> = None;
+    let mut i = 0;
+    while let Some(open) = next_quote(raw, i) {
+        let mut j = open + 1;
+        let close = loop {
+            match raw
+                .get(j..)
+                .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+            {
+                Some(k) if raw[j + k] == b'"' => break j + k,
+                Some(k) => j += k + 2,
+                None => return spans,
+            }
+        };
+        if Some(open) != token_open
+            && raw[open + 1..close].iter().any(u8::is_ascii_digit)
+            && !prev.is_some_and(|(key_open, key_close)| {
+                is_timestamp_key(raw, key_open, key_close, open)
+            })
+        {
+            spans.push((open + 1, close));
+        }
+        prev = Some((open, close));
+        i = close + 1;
+    }
+    spans
+}
+
+fn next_quote(raw: &[u8], from: usize) -> Option<usize> {
+    raw.get(from..)
+        .and_then(|rest| memchr::memchr(b'"', rest))
+        .map(|k| from + k)
+}
+
+/// [`same`], and no digit run changed inside the spans `identity` gives
+/// (see [`identity_strings`], which gives them for `a`; asked for only when
+/// a changed run is not plainly a number or a time).
+pub fn same_outside<'i>(
+    a: &[u8],
+    identity: impl FnOnce() -> &'i [(usize, usize)],
+    b: &[u8],
+) -> bool {
     // A digit run changed inside a `\u` escape could leave an invalid one.
     if memchr::memmem::find(a, b"\\u").is_some() {
         return false;
     }
-    matches!(repeat_marks(a, next_token_quotes(a), b), Some((len, _)) if len == b.len())
+    let token = next_token_quotes(a);
+    let Some((len, marks)) = repeat_marks(a, token, b) else {
+        return false;
+    };
+    let mut identity = Some(identity);
+    let mut spans: &[(usize, usize)] = &[];
+    len == b.len()
+        && marks.iter().skip(1).all(|&(end, _)| {
+            if token.is_some_and(|(_, close)| close == end) {
+                return true;
+            }
+            let start = end
+                - a[..end]
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+            if is_number_or_timestamp(&a[..end], start) {
+                return true;
+            }
+            if let Some(get) = identity.take() {
+                spans = get();
+            }
+            !spans.iter().any(|&(s, e)| start < e && s < end)
+        })
 }
 
 /// Where `model` position `p` is in the repeat.
@@ -326,6 +543,9 @@ pub(crate) struct Template<F> {
     token: Option<(usize, usize)>,
     /// Its numbers' digit runs, worked out when first needed.
     numbers: OnceCell<Vec<(usize, NumberPart)>>,
+    /// The identity strings ([`identity_strings`]) of its `objects`, in its
+    /// own positions, worked out when first needed.
+    identity: OnceCell<Vec<(usize, usize)>>,
     /// Strings the reader found in it (`time`, `text`, `agentResourceId`):
     /// where a changed digit run needs no look at the numbers.
     strings: [(usize, usize); 3],
@@ -346,6 +566,9 @@ struct ChangingRun {
     zero_ok: OnceCell<bool>,
     /// An exponent's digits, which may not change at all.
     exponent: bool,
+    /// Whether it is a number or in a timestamp (see
+    /// [`Template::keeps_identity`]), worked out when first needed.
+    plain: OnceCell<bool>,
 }
 
 /// At most this many changing runs are remembered per template (a snapshot
@@ -431,6 +654,54 @@ impl<F> Template<F> {
         }
     }
 
+    /// Whether the repeat whose `marks` [`Self::matches`] gave changed no
+    /// digit inside an identity string ([`identity_strings`]) of the span
+    /// `objects` of the template (its `objects` value): whether the parse of
+    /// that value may be reused.
+    pub(crate) fn keeps_identity(
+        &self,
+        marks: &[(usize, usize)],
+        objects: Option<(usize, usize)>,
+    ) -> bool {
+        let Some((from, to)) = objects else {
+            return true;
+        };
+        let t = &self.bytes;
+        // Marks and remembered runs are both in order: walked side by side.
+        let mut runs = self.changing.iter().peekable();
+        marks.iter().skip(1).all(|&(end, _)| {
+            // Most changed runs are the entry's own `time`, before `objects`.
+            if end <= from || end > to || self.token.is_some_and(|(_, close)| close == end) {
+                return true;
+            }
+            // Judged once per remembered run: the same runs change in every
+            // repeat.
+            let judge = || {
+                let digits = t[..end].iter().rev().take_while(|c| c.is_ascii_digit());
+                is_number_or_timestamp(&t[from..end], end - digits.count() - from)
+            };
+            while runs.next_if(|r| r.to < end).is_some() {}
+            let plain = match runs.peek() {
+                Some(r) if r.to == end => *r.plain.get_or_init(judge),
+                _ => judge(),
+            };
+            if plain {
+                return true;
+            }
+            let spans = self.identity.get_or_init(|| {
+                let token = self.token.and_then(|(open, _)| open.checked_sub(from));
+                identity_strings_with(&t[from..to], token)
+                    .into_iter()
+                    .map(|(s, e)| (s + from, e + from))
+                    .collect()
+            });
+            // The first span that ends after the run starts: the only one
+            // that can hold it (spans do not overlap; a run is in one string).
+            let k = spans.partition_point(|&(_, e)| e < end);
+            spans.get(k).is_none_or(|&(s, _)| s >= end)
+        })
+    }
+
     /// See [`ChangingRun::zero_ok`]; decided as [`changed_run_is_valid`]
     /// decides.
     fn zero_ok(&self, run: &ChangingRun) -> bool {
@@ -477,6 +748,7 @@ impl<F> Template<F> {
                 to,
                 zero_ok: OnceCell::new(),
                 exponent,
+                plain: OnceCell::new(),
             });
         }
         if self.changing.len() != before {
@@ -711,6 +983,7 @@ impl<F> Templates<F> {
                 index,
                 token,
                 numbers: OnceCell::new(),
+                identity: OnceCell::new(),
                 strings,
                 changing: Vec::new(),
             },
@@ -824,6 +1097,165 @@ mod tests {
     }
 
     #[test]
+    fn identity_strings_are_the_strings_with_digits_but_times_and_the_token() {
+        let raw = br#"[{"id": "8e02-4085", "name": "Busy", "n2": 5, "startTimestamp": "2020-11-17T20:44:16.150Z", "timeStamp" : "12", "nextToken": "a1", "q": "x\"1", "t": 1, "after": "7"}]"#;
+        let spans: Vec<&[u8]> = identity_strings(raw)
+            .into_iter()
+            .map(|(s, e)| &raw[s..e])
+            .collect();
+        let want: [&[u8]; 4] = [b"8e02-4085", b"n2", br#"x\"1"#, b"7"];
+        assert_eq!(spans, want);
+        // A key named like a time, with a number after it, marks nothing.
+        let raw = br#"{"timestamp": 5, "x": "9"}"#;
+        assert_eq!(identity_strings(raw), vec![(23, 24)]);
+    }
+
+    /// The block reader of identity strings gives the byte reader's
+    /// answer on random JSON-like text without backslashes (with them the
+    /// block reader hands over).
+    #[test]
+    fn identity_strings_by_blocks_and_by_bytes_agree() {
+        let pieces: [&[u8]; 12] = [
+            b"\"",
+            b"\"",
+            b"\"",
+            b"a",
+            b"7",
+            b":",
+            b" ",
+            b",",
+            b"timestamp",
+            b"Timestamp",
+            b"{",
+            b"x",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let len = next(60);
+            let raw: Vec<u8> = (0..len)
+                .flat_map(|_| pieces[next(pieces.len())].iter().copied())
+                .collect();
+            let token = raw.iter().position(|&c| c == b'"').filter(|_| next(2) == 0);
+            assert_eq!(
+                identity_strings_with(&raw, token),
+                identity_strings_by_bytes(&raw, token),
+                "{}",
+                String::from_utf8_lossy(&raw)
+            );
+        }
+    }
+
+    /// The judgment from the bytes before a run is never wrong where it
+    /// is sure: on random valid JSON (keys that end in `timestamp` or not,
+    /// strings full of digits, `:`, `,` and escaped quotes, numbers in
+    /// arrays and members), no run it passes is inside an identity string.
+    #[test]
+    fn runs_judged_from_before_them_are_never_in_identity_strings() {
+        use serde_json::{Map, Value};
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let words = [
+            "timestamp",
+            "startTimestamp",
+            "skew",
+            "id",
+            "a:",
+            "\"",
+            " 7",
+            ":5",
+            "x,1",
+            "T12:30",
+        ];
+        fn value(next: &mut dyn FnMut(usize) -> usize, words: &[&str], depth: usize) -> Value {
+            let word = |next: &mut dyn FnMut(usize) -> usize| {
+                let w = words[next(words.len())];
+                match next(3) {
+                    0 => w.to_string(),
+                    1 => format!("{w}{}", next(1000)),
+                    _ => format!(
+                        "2025-03-11T13:{:02}:{:02}.{}Z",
+                        next(60),
+                        next(60),
+                        next(999)
+                    ),
+                }
+            };
+            match if depth > 2 { next(3) } else { next(5) } {
+                0 => Value::from(next(100_000) as i64 - 50_000),
+                1 => Value::from(word(next)),
+                2 => Value::from(1.5),
+                3 => Value::Array(
+                    (0..next(4))
+                        .map(|_| value(next, words, depth + 1))
+                        .collect(),
+                ),
+                _ => {
+                    let mut m = Map::new();
+                    for _ in 0..next(5) {
+                        m.insert(word(next), value(next, words, depth + 1));
+                    }
+                    Value::Object(m)
+                }
+            }
+        }
+        let mut sure = 0;
+        for round in 0..3000 {
+            let v = value(&mut next, &words, 0);
+            let raw = if round % 2 == 0 {
+                serde_json::to_vec(&v).unwrap()
+            } else {
+                serde_json::to_vec_pretty(&v).unwrap()
+            };
+            let spans = identity_strings(&raw);
+            let mut k = 0;
+            while k < raw.len() {
+                if raw[k].is_ascii_digit()
+                    && (k == 0 || !raw[k - 1].is_ascii_digit())
+                    && is_number_or_timestamp(&raw, k)
+                {
+                    sure += 1;
+                    assert!(
+                        !spans.iter().any(|&(s, e)| s <= k && k < e),
+                        "run at {k}: {}",
+                        String::from_utf8_lossy(&raw)
+                    );
+                }
+                k += 1;
+            }
+        }
+        assert!(sure > 1000, "{sure}");
+    }
+
+    #[test]
+    fn a_repeat_keeps_identity_strings() {
+        let a = br#"{"id": "8e02-4085", "timestamp": "2020-11-17T20:44:16.150Z", "skew": -5, "nextToken": "ab1"}"#;
+        let id = identity_strings(a);
+        // Under another key a time is a name like any other.
+        assert_eq!(id.len(), 1);
+        let times = br#"{"id": "8e02-4085", "timestamp": "2020-11-17T20:44:17.9Z", "skew": -50, "nextToken": "zz"}"#;
+        assert!(same_outside(a, || &id, times));
+        for changed in [
+            &br#"{"id": "9e02-4085", "timestamp": "2020-11-17T20:44:16.150Z", "skew": -5, "nextToken": "ab1"}"#[..],
+            br#"{"id": "8e02-4086", "timestamp": "2020-11-17T20:44:16.150Z", "skew": -5, "nextToken": "ab1"}"#,
+            br#"{"id": "8e02-40851", "timestamp": "2020-11-17T20:44:16.150Z", "skew": -5, "nextToken": "ab1"}"#,
+        ] {
+            assert!(same(a, changed), "{}", String::from_utf8_lossy(changed));
+            assert!(!same_outside(a, || &id, changed), "{}", String::from_utf8_lossy(changed));
+        }
+    }
+
+    #[test]
     fn wholly_the_same() {
         assert!(same(
             br#"{"skew": 12, "t": "2024-01-01T00:00:01.000Z"}"#,
@@ -870,6 +1302,7 @@ mod tests {
             index: 0,
             token: next_token_quotes(model),
             numbers: OnceCell::new(),
+            identity: OnceCell::new(),
             strings: [(9, 40), (50, 76), (0, 0)],
             changing: Vec::new(),
         };

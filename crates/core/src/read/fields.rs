@@ -48,6 +48,11 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// Where the `objects` value is, when it is an array or an object.
+    pub(super) fn objects_span(&self) -> Option<(usize, usize)> {
+        self.objects.filter(|s| !s.string).map(|s| (s.from, s.to))
+    }
+
     /// The same fields with every position passed through `f`.
     pub(super) fn map(&self, f: impl Fn(usize) -> usize) -> Fields {
         let m = |s: Option<Span>| {

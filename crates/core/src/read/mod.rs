@@ -12,6 +12,7 @@ use std::cell::Cell;
 use std::io::{self, Read};
 use std::rc::Rc;
 
+pub(crate) mod blocks;
 mod fields;
 mod swar;
 
@@ -19,6 +20,7 @@ use crate::document::{Format, RejectKind, Rejection};
 use crate::options::Limits;
 use crate::repeats::{self, KIND_WINDOW, TEMPLATE_MIN_BYTES, TEMPLATE_SLACK, Templates};
 use crate::time::Millis;
+use blocks::{Nested, skip_nested};
 pub(crate) use fields::RawString;
 use fields::{Field, Fields, Span, build_entry};
 use swar::{find_quote_or_backslash, skip_plain, skip_ws};
@@ -53,7 +55,10 @@ pub struct Entry<'a> {
     /// The agent's user id (Streams 1.6.4 and later), when a string.
     pub agent: Option<RawString<'a>>,
     /// This entry repeats entry N byte for byte, except for digit runs and
-    /// the value of a `nextToken` member (see [`Template`](crate::repeats::Template)).
+    /// the value of a `nextToken` member (see [`Template`](crate::repeats::Template)),
+    /// and no digit changed inside an id or a name of its `objects`
+    /// ([`identity_strings`](crate::repeats::identity_strings)): a parse of
+    /// entry N's `objects` is this one's.
     pub repeats: Option<u64>,
 }
 
@@ -122,6 +127,11 @@ pub struct LogReader<'r> {
     /// a template is not read for its kind twice.
     kind: Option<(u64, u64)>,
     reuse_repeats: bool,
+    /// A read error (or the decompressed cap) met while reading ahead, for
+    /// the scan to meet when it needs the bytes that could not be read: so
+    /// how far the reader looked ahead never decides which problem of a log
+    /// is reported.
+    pending: Option<ReadError>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -189,6 +199,7 @@ impl<'r> LogReader<'r> {
             marks: Vec::new(),
             kind: None,
             reuse_repeats,
+            pending: None,
         })
     }
 
@@ -217,6 +228,9 @@ impl<'r> LogReader<'r> {
     /// Reads more input, first dropping everything before `keep`. Returns how
     /// far positions moved down, or `None` at end of input.
     fn fill(&mut self, keep: usize) -> Result<Option<usize>, ReadError> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         if self.eof {
             return Ok(None);
         }
@@ -247,7 +261,11 @@ impl<'r> LogReader<'r> {
         };
         self.filled += n;
         if self.abs(self.filled) > self.limits.max_decompressed_bytes {
-            return Err(reject(
+            // The bytes up to the cap are read like any others; the scan
+            // meets the cap when it needs the next one, however the input
+            // was cut into reads.
+            self.filled = (self.limits.max_decompressed_bytes - self.base) as usize;
+            self.pending = Some(reject(
                 RejectKind::TooLarge,
                 format!(
                     "input exceeds the {} byte limit{}",
@@ -269,6 +287,18 @@ impl<'r> LogReader<'r> {
             return Ok((shift > 0).then_some(shift));
         }
         Ok(Some(shift))
+    }
+
+    /// [`Self::fill`] for a look ahead the scan may not need: an error
+    /// waits in `pending` for the scan, and reading ahead stops (`None`).
+    fn fill_ahead(&mut self, keep: usize) -> Option<usize> {
+        match self.fill(keep) {
+            Ok(shift) => shift,
+            Err(e) => {
+                self.pending = Some(e);
+                None
+            }
+        }
     }
 
     fn classify_io_error(&self, e: io::Error) -> ReadError {
@@ -690,12 +720,20 @@ impl<'r> LogReader<'r> {
                 message: "the entry is not an object".into(),
             });
         }
-        if let Some((e, fields, repeats)) = self.repeat_of_template()? {
+        if let Some((e, fields, repeats, keeps_identity)) = self.repeat_of_template()? {
             let s = self.pos;
             self.pos = e;
             self.elements += 1;
             let offset = self.abs(s);
-            return build_entry(&self.buf[s..e], &fields, index, offset, Some(repeats));
+            let mut item = build_entry(&self.buf[s..e], &fields, index, offset, Some(repeats))?;
+            if let Item::Entry(entry) = &mut item
+                && !keeps_identity
+            {
+                // The same structure, but an id or a name changed: no parse
+                // to reuse.
+                entry.repeats = None;
+            }
+            return Ok(item);
         }
         let (s, e, fields) = self.scan_entry(base_depth)?;
         if e - s > self.limits.max_entry_bytes {
@@ -719,7 +757,7 @@ impl<'r> LogReader<'r> {
 
     /// Whether the entry at `self.pos` repeats the template; if so, its end
     /// and fields, found without a structural scan.
-    fn repeat_of_template(&mut self) -> Result<Option<(usize, Fields, u64)>, ReadError> {
+    fn repeat_of_template(&mut self) -> Result<Option<(usize, Fields, u64, bool)>, ReadError> {
         if self.templates.is_empty() {
             return Ok(None);
         }
@@ -730,7 +768,7 @@ impl<'r> LogReader<'r> {
         let window = KIND_WINDOW.min(self.limits.max_entry_bytes);
         while self.filled - self.pos < window {
             let keep = self.pos;
-            if self.fill(keep)?.is_none() {
+            if self.fill_ahead(keep).is_none() {
                 break;
             }
         }
@@ -745,7 +783,7 @@ impl<'r> LogReader<'r> {
         };
         while self.filled - self.pos < need {
             let keep = self.pos;
-            if self.fill(keep)?.is_none() {
+            if self.fill_ahead(keep).is_none() {
                 break;
             }
         }
@@ -761,7 +799,13 @@ impl<'r> LogReader<'r> {
         }
         let marks = &self.marks;
         let fields = t.fields.map(|p| repeats::map_position(p, marks));
-        Ok(Some((self.pos + len, fields, t.index)))
+        let objects = t.fields.objects_span();
+        Ok(Some((
+            self.pos + len,
+            fields,
+            t.index,
+            t.keeps_identity(marks, objects),
+        )))
     }
 
     /// Scans one entry object in a single pass: finds where it ends and
@@ -788,18 +832,51 @@ impl<'r> LogReader<'r> {
         // 1: among the entry's own members; more: inside a nested value.
         let mut depth = 1usize;
         let mut value_from = 0usize;
+        // Up to here the string-at-a-time loop goes on without the blocks.
+        let mut careful_until = 0usize;
+        let room = self.limits.max_depth.saturating_sub(base_depth);
         loop {
             if i >= self.filled {
                 match self.fill(start)? {
                     Some(shift) => {
                         start -= shift;
                         i -= shift;
+                        careful_until = careful_until.saturating_sub(shift);
                         continue;
                     }
                     None => return Err(self.truncated_entry(start, i)),
                 }
             }
             if depth > 1 {
+                if i >= careful_until {
+                    let buf = &self.buf[..self.filled];
+                    match skip_nested(buf, i, depth, room, self.limits.max_string_bytes) {
+                        Nested::Closed(end) => {
+                            i = end;
+                            depth = 1;
+                            fields.set(
+                                field,
+                                Span {
+                                    from: value_from,
+                                    to: i - start,
+                                    string: false,
+                                    escaped: false,
+                                },
+                            );
+                            expect = Expect::After;
+                            continue;
+                        }
+                        Nested::Stopped {
+                            at,
+                            depth: d,
+                            careful_until: until,
+                        } => {
+                            i = at;
+                            depth = d;
+                            careful_until = until;
+                        }
+                    }
+                }
                 i = skip_plain(&self.buf[..self.filled], i);
                 if i >= self.filled {
                     continue;

@@ -3,6 +3,7 @@
 //!
 //! Every line format here comes from `ccp-log-format.md` §1–§3.
 
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 mod hand;
@@ -123,9 +124,21 @@ impl Event {
 /// `skew` (digits) and in the opaque `nextToken`. A snapshot whose raw
 /// `objects` differ from the previous one's only there reuses its parse.
 pub struct Recognizer {
-    /// The last parsed snapshot: its entry index, raw `objects` and parse.
-    last_snapshot: Option<(u64, Vec<u8>, Rc<Snapshot>)>,
+    last_snapshot: Option<LastSnapshot>,
     reuse_repeats: bool,
+}
+
+/// The last parsed snapshot.
+struct LastSnapshot {
+    /// Its entry's index.
+    index: u64,
+    /// Its raw `objects`.
+    raw: Vec<u8>,
+    /// The strings of `raw` whose digits may not change for a repeat to
+    /// reuse the parse ([`crate::repeats::identity_strings`]), worked out
+    /// when the reader did not already say the entry repeats this one.
+    identity: OnceCell<Vec<(usize, usize)>>,
+    parsed: Rc<Snapshot>,
 }
 
 impl Recognizer {
@@ -152,20 +165,39 @@ impl Recognizer {
         let (true, Some(raw), true) = (is_snapshot, objects, self.reuse_repeats) else {
             return recognize(text, objects);
         };
-        if let Some((last, prev, parsed)) = &self.last_snapshot
-            && (repeats == Some(*last) || crate::repeats::same(prev, raw))
-        {
-            return Some(Event::Snapshot(parsed.clone()));
+        if let Some(last) = &mut self.last_snapshot {
+            // The reader found the entry repeats this one, ids and names
+            // unchanged.
+            if repeats == Some(last.index) {
+                return Some(Event::Snapshot(last.parsed.clone()));
+            }
+            // Or its `objects` do: then the entries that repeat this one
+            // will repeat the parse too (through this one, digits changed
+            // twice, ids and names never).
+            let identity = || {
+                last.identity
+                    .get_or_init(|| crate::repeats::identity_strings(&last.raw))
+                    .as_slice()
+            };
+            if crate::repeats::same_outside(&last.raw, identity, raw) {
+                last.index = index;
+                return Some(Event::Snapshot(last.parsed.clone()));
+            }
         }
         let parsed = Rc::new(parse_snapshot(raw)?);
         let mut kept = self
             .last_snapshot
             .take()
-            .map(|(_, bytes, _)| bytes)
+            .map(|last| last.raw)
             .unwrap_or_default();
         kept.clear();
         kept.extend_from_slice(raw);
-        self.last_snapshot = Some((index, kept, parsed.clone()));
+        self.last_snapshot = Some(LastSnapshot {
+            index,
+            raw: kept,
+            identity: OnceCell::new(),
+            parsed: parsed.clone(),
+        });
         Some(Event::Snapshot(parsed))
     }
 }
