@@ -464,7 +464,8 @@ fn next_quote(raw: &[u8], from: usize) -> Option<usize> {
         .map(|k| from + k)
 }
 
-/// [`same`], and no digit run changed inside the spans `identity` gives
+/// Whether `b` is wholly a repeat of `a` (equal but for digit runs and the
+/// `nextToken` value), and no digit run changed inside the spans `identity` gives
 /// (see [`identity_strings`], which gives them for `a`; asked for only when
 /// a changed run is not plainly a number or a time).
 pub fn same_outside<'i>(
