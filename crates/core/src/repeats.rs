@@ -464,6 +464,15 @@ fn next_quote(raw: &[u8], from: usize) -> Option<usize> {
         .map(|k| from + k)
 }
 
+/// Where the digit run of `t` that ends at `end` starts.
+fn run_start(t: &[u8], end: usize) -> usize {
+    end - t[..end]
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count()
+}
+
 /// Whether `b` is wholly a repeat of `a` (equal but for digit runs and the
 /// `nextToken` value), and no digit run changed inside the spans `identity` gives
 /// (see [`identity_strings`], which gives them for `a`; asked for only when
@@ -488,12 +497,7 @@ pub fn same_outside<'i>(
             if token.is_some_and(|(_, close)| close == end) {
                 return true;
             }
-            let start = end
-                - a[..end]
-                    .iter()
-                    .rev()
-                    .take_while(|c| c.is_ascii_digit())
-                    .count();
+            let start = run_start(a, end);
             if is_number_or_timestamp(&a[..end], start) {
                 return true;
             }
@@ -677,10 +681,7 @@ impl<F> Template<F> {
             }
             // Judged once per remembered run: the same runs change in every
             // repeat.
-            let judge = || {
-                let digits = t[..end].iter().rev().take_while(|c| c.is_ascii_digit());
-                is_number_or_timestamp(&t[from..end], end - digits.count() - from)
-            };
+            let judge = || is_number_or_timestamp(&t[from..end], run_start(t, end) - from);
             while runs.next_if(|r| r.to < end).is_some() {}
             let plain = match runs.peek() {
                 Some(r) if r.to == end => *r.plain.get_or_init(judge),
@@ -729,12 +730,7 @@ impl<F> Template<F> {
             if self.token.is_some_and(|(_, close)| close == to) {
                 continue;
             }
-            let from = to
-                - t[..to]
-                    .iter()
-                    .rev()
-                    .take_while(|c| c.is_ascii_digit())
-                    .count();
+            let from = run_start(t, to);
             if from == to || self.changing.iter().any(|r| r.from == from) {
                 continue;
             }

@@ -47,6 +47,18 @@ pub(crate) struct Fields {
     duplicate: bool,
 }
 
+impl Span {
+    /// A value that is not a string: a nested array or object, or a scalar.
+    pub(super) fn unquoted(from: usize, to: usize) -> Span {
+        Span {
+            from,
+            to,
+            string: false,
+            escaped: false,
+        }
+    }
+}
+
 impl Fields {
     /// Where the `objects` value is, when it is an array or an object.
     pub(super) fn objects_span(&self) -> Option<(usize, usize)> {

@@ -854,15 +854,7 @@ impl<'r> LogReader<'r> {
                         Nested::Closed(end) => {
                             i = end;
                             depth = 1;
-                            fields.set(
-                                field,
-                                Span {
-                                    from: value_from,
-                                    to: i - start,
-                                    string: false,
-                                    escaped: false,
-                                },
-                            );
+                            fields.set(field, Span::unquoted(value_from, i - start));
                             expect = Expect::After;
                             continue;
                         }
@@ -894,15 +886,7 @@ impl<'r> LogReader<'r> {
                         depth -= 1;
                         i += 1;
                         if depth == 1 {
-                            fields.set(
-                                field,
-                                Span {
-                                    from: value_from,
-                                    to: i - start,
-                                    string: false,
-                                    escaped: false,
-                                },
-                            );
+                            fields.set(field, Span::unquoted(value_from, i - start));
                             expect = Expect::After;
                         }
                     }
@@ -991,15 +975,7 @@ impl<'r> LogReader<'r> {
                                     ),
                                 ));
                             }
-                            fields.set(
-                                field,
-                                Span {
-                                    from: value_from,
-                                    to: i - start,
-                                    string: false,
-                                    escaped: false,
-                                },
-                            );
+                            fields.set(field, Span::unquoted(value_from, i - start));
                             expect = Expect::After;
                         }
                     }
