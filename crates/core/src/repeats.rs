@@ -1107,6 +1107,16 @@ mod tests {
         assert_eq!(identity_strings(raw), vec![(23, 24)]);
     }
 
+    /// A small deterministic generator (xorshift): `next(n)` is below `n`.
+    fn xorshift(mut state: u64) -> impl FnMut(usize) -> usize {
+        move |n| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        }
+    }
+
     /// The block reader of identity strings gives the byte reader's
     /// answer on random JSON-like text without backslashes (with them the
     /// block reader hands over).
@@ -1126,13 +1136,7 @@ mod tests {
             b"{",
             b"x",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d_u64);
         for _ in 0..20_000 {
             let len = next(60);
             let raw: Vec<u8> = (0..len)
@@ -1155,13 +1159,7 @@ mod tests {
     #[test]
     fn runs_judged_from_before_them_are_never_in_identity_strings() {
         use serde_json::{Map, Value};
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15_u64);
         let words = [
             "timestamp",
             "startTimestamp",
